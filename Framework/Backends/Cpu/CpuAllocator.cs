@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+
+namespace Kiln.Backends.Cpu;
+
+/// <summary>
+/// Note [Host caching allocator]: touching freshly allocated pages costs about 12 us per 4 KiB on the
+/// machines we measured (a new 32 MiB buffer: ~100 ms to fill, a reused one: under 1 ms), so freed
+/// blocks are kept in per-size free lists and handed out again. A training step asks for the same
+/// sizes every step, so after the first step it allocates nothing from the OS.
+/// Sizes are rounded up to 64 bytes (small) or to a 1/8-of-power-of-two class (large) to limit waste.
+/// </summary>
+public static unsafe class CpuAllocator
+{
+    private const int Alignment = 64;
+    private static readonly Lock s_lock = new();
+    private static readonly Dictionary<long, Stack<nint>> s_free = [];
+    private static long s_liveBytes, s_reservedBytes, s_peakLiveBytes, s_liveBlocks;
+
+    /// <summary>Bytes handed out and not yet returned.</summary>
+    public static long LiveBytes => Interlocked.Read(ref s_liveBytes);
+    /// <summary>Number of blocks handed out and not yet returned.</summary>
+    public static long LiveBlocks => Interlocked.Read(ref s_liveBlocks);
+    /// <summary>Bytes obtained from the OS: live plus cached.</summary>
+    public static long ReservedBytes => Interlocked.Read(ref s_reservedBytes);
+    /// <summary>Highest <see cref="LiveBytes"/> since start or <see cref="ResetPeak"/>.</summary>
+    public static long PeakLiveBytes => Interlocked.Read(ref s_peakLiveBytes);
+
+    /// <summary>When false, blocks go straight back to the OS (for debugging with native tools).</summary>
+    public static bool CachingEnabled { get; set; } = true;
+
+    public static void ResetPeak() => Interlocked.Exchange(ref s_peakLiveBytes, LiveBytes);
+
+    internal static long RoundSize(long bytes)
+    {
+        if (bytes <= 0) return Alignment;
+        if (bytes <= 1 << 16) return (bytes + Alignment - 1) & ~(long)(Alignment - 1);
+        // Classes of 1/8 of the next power of two below: at most 12.5% waste.
+        long pow = 1L << (63 - BitOperations.LeadingZeroCount((ulong)bytes));
+        long step = pow / 8;
+        return (bytes + step - 1) / step * step;
+    }
+
+    internal static nint Rent(long bytes, out long rounded)
+    {
+        rounded = RoundSize(bytes);
+        nint p = 0;
+        lock (s_lock)
+        {
+            if (s_free.TryGetValue(rounded, out var stack) && stack.Count > 0) p = stack.Pop();
+        }
+        if (p == 0)
+        {
+            p = (nint)NativeMemory.AlignedAlloc((nuint)rounded, Alignment);
+            if (p == 0)
+                throw new OutOfMemoryException($"host allocation of {rounded} bytes failed ({ReservedBytes} bytes reserved by Kiln)");
+            Interlocked.Add(ref s_reservedBytes, rounded);
+        }
+        long live = Interlocked.Add(ref s_liveBytes, rounded);
+        Interlocked.Increment(ref s_liveBlocks);
+        long peak;
+        while (live > (peak = Interlocked.Read(ref s_peakLiveBytes)) &&
+               Interlocked.CompareExchange(ref s_peakLiveBytes, live, peak) != peak) { }
+        return p;
+    }
+
+    internal static void Return(nint p, long rounded)
+    {
+        Interlocked.Add(ref s_liveBytes, -rounded);
+        Interlocked.Decrement(ref s_liveBlocks);
+        if (CachingEnabled)
+        {
+            lock (s_lock)
+            {
+                if (!s_free.TryGetValue(rounded, out var stack)) s_free[rounded] = stack = new Stack<nint>();
+                stack.Push(p);
+            }
+            return;
+        }
+        NativeMemory.AlignedFree((void*)p);
+        Interlocked.Add(ref s_reservedBytes, -rounded);
+    }
+
+    /// <summary>Gives every cached block back to the OS.</summary>
+    public static void EmptyCache()
+    {
+        lock (s_lock)
+        {
+            foreach (var (size, stack) in s_free)
+                while (stack.Count > 0)
+                {
+                    NativeMemory.AlignedFree((void*)stack.Pop());
+                    Interlocked.Add(ref s_reservedBytes, -size);
+                }
+            s_free.Clear();
+        }
+    }
+}

@@ -1,0 +1,3 @@
+global using System.Numerics;
+global using Kiln.Core;
+global using Tensor = Kiln.Core.Tensor;

@@ -1,0 +1,4 @@
+global using Xunit;
+global using Kiln.Core;
+global using Kiln.Core.Ops;
+global using Tensor = Kiln.Core.Tensor;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system packages Kiln's tests need on Debian 12 (idempotent; run as root or with sudo).
+#   libnvrtc11.2: NVRTC, to compile Kernels/*.cu in CI without a GPU (Debian non-free).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+need=()
+ldconfig -p 2>/dev/null | grep -q 'libnvrtc.so.11.2' || need+=(libnvrtc11.2 libnvrtc-builtins11.8)
+if [ ${#need[@]} -gt 0 ]; then
+  # NVRTC lives in Debian's non-free component; add it if the sources lack it.
+  if ! grep -rqs 'non-free\b' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+      $SUDO sed -i 's/^Components: main.*$/Components: main contrib non-free non-free-firmware/' /etc/apt/sources.list.d/debian.sources
+    else
+      echo "deb http://deb.debian.org/debian bookworm main contrib non-free non-free-firmware" | $SUDO tee /etc/apt/sources.list.d/kiln-non-free.list >/dev/null
+    fi
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
