@@ -1,1 +1,48 @@
-Console.WriteLine("kiln");
+using CommandLine;
+using Kiln.Cli.Commands;
+
+namespace Kiln.Cli;
+
+/// <summary>
+/// The <c>kiln</c> executable: parses a verb and hands it to its command. Commands return an exit
+/// code; exceptions become a one-line message (the stack with --verbose), never a crash dump.
+/// </summary>
+public static class Program
+{
+    /// <summary>Every verb's options type; each has a matching <c>Run</c> in <see cref="Commands"/>.</summary>
+    private static readonly Type[] Verbs =
+    [
+        typeof(BenchOptions),
+    ];
+
+    public static int Main(string[] args)
+    {
+        var parser = new Parser(s =>
+        {
+            s.HelpWriter = Console.Error;
+            s.CaseInsensitiveEnumValues = true;
+        });
+        var result = parser.ParseArguments(args, Verbs);
+        return result.MapResult(
+            (object options) => Run(options),
+            errors => errors.IsVersion() || errors.IsHelp() ? 0 : 2);
+    }
+
+    private static int Run(object options)
+    {
+        bool verbose = options is CommonOptions { Verbose: true };
+        try
+        {
+            return options switch
+            {
+                BenchOptions o => BenchCommand.Run(o),
+                _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
+            };
+        }
+        catch (Exception e) when (!verbose)
+        {
+            Console.Error.WriteLine($"kiln: {e.Message}");
+            return 1;
+        }
+    }
+}
