@@ -17,7 +17,20 @@ public sealed class RandomGenerator
         Offset = offset;
     }
 
-    public ulong Seed { get; }
+    public ulong Seed { get; private set; }
+
+    /// <summary>
+    /// The process-wide generator used where none is given (initialisers, dropout), like
+    /// torch.manual_seed's default generator. Reseed it with <see cref="ManualSeed"/>.
+    /// </summary>
+    public static RandomGenerator Global { get; } = new(0);
+
+    /// <summary>Restarts this generator at <paramref name="seed"/>, offset 0.</summary>
+    public void ManualSeed(ulong seed)
+    {
+        Seed = seed;
+        Offset = 0;
+    }
 
     /// <summary>The next unused counter.</summary>
     public ulong Offset { get; set; }
