@@ -19,6 +19,22 @@ public static class OpCases
         new("mean", [In(3, 4, 5)], x => Op.Mean(x[0])),
         new("reshape", [In(2, 3, 4)], x => Op.Reshape(x[0], 4, -1)),
         new("flatten", [In(2, 3, 2, 2)], x => Op.Flatten(x[0])),
+
+        // Pooling. Max pooling samples distinct values so every window has one clear winner.
+        new("maxpool2d_k3s2", [In(Sampling.Distinct, 2, 2, 7, 7)], x => Op.MaxPool2d(x[0], 3, 2)),
+        new("maxpool2d_k2s2", [In(Sampling.Distinct, 1, 3, 6, 6)], x => Op.MaxPool2d(x[0], 2, 2)),
+        new("maxpool2d_k3s2_ceil", [In(Sampling.Distinct, 1, 2, 10, 7)], x => Op.MaxPool2d(x[0], 3, 2, ceilMode: true)),
+        new("maxpool2d_k2s2_ceil_odd", [In(Sampling.Distinct, 1, 2, 5, 7)], x => Op.MaxPool2d(x[0], 2, 2, ceilMode: true)),
+        new("maxpool2d_k3s1_p1", [In(Sampling.Distinct, 1, 2, 5, 6)], x => Op.MaxPool2d(x[0], 3, 1, 1)),
+        new("maxpool2d_k3s2_p1_ceil", [In(Sampling.Distinct, 1, 2, 6, 7)], x => Op.MaxPool2d(x[0], 3, 2, 1, ceilMode: true)),
+        new("avgpool2d_k2s2", [In(2, 2, 4, 6)], x => Op.AvgPool2d(x[0], 2, 2)),
+        new("avgpool2d_k3s2_p1", [In(1, 2, 7, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1)),
+        new("avgpool2d_k3s2_p1_excludepad", [In(1, 2, 7, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1, countIncludePad: false)),
+        new("avgpool2d_k3s2_p1_ceil", [In(1, 2, 6, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1, ceilMode: true)),
+        new("avgpool2d_k3s2_p1_ceil_excludepad", [In(1, 2, 6, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1, ceilMode: true, countIncludePad: false)),
+        new("avgpool2d_k2s2_ceil_odd", [In(1, 2, 5, 7)], x => Op.AvgPool2d(x[0], 2, 2, ceilMode: true)),
+        new("avgpool2d_k3s1_p1", [In(1, 2, 5, 6)], x => Op.AvgPool2d(x[0], 3, 1, 1)),
+        new("global_avg_pool2d", [In(2, 3, 4, 5)], x => Op.GlobalAvgPool2d(x[0])),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));
