@@ -35,6 +35,16 @@ public static class OpCases
         new("avgpool2d_k2s2_ceil_odd", [In(1, 2, 5, 7)], x => Op.AvgPool2d(x[0], 2, 2, ceilMode: true)),
         new("avgpool2d_k3s1_p1", [In(1, 2, 5, 6)], x => Op.AvgPool2d(x[0], 3, 1, 1)),
         new("global_avg_pool2d", [In(2, 3, 4, 5)], x => Op.GlobalAvgPool2d(x[0])),
+
+        // Local response normalisation. Alphas are far above AlexNet's 1e-4 so the cross-channel
+        // term of the gradient is large enough for the check to see.
+        new("lrn_n5_k2_divided", [In(2, 7, 3, 3)], x => Op.LocalResponseNorm(x[0], 5, 0.5, 0.75, 2, LrnAlphaScaling.DividedBySize)),
+        new("lrn_n5_k2_aswritten", [In(2, 7, 3, 3)], x => Op.LocalResponseNorm(x[0], 5, 0.1, 0.75, 2, LrnAlphaScaling.AsWritten)),
+        new("lrn_n3_k1_divided", [In(1, 6, 2, 3)], x => Op.LocalResponseNorm(x[0], 3, 0.9, 0.75, 1, LrnAlphaScaling.DividedBySize)),
+        new("lrn_n3_k1_aswritten", [In(1, 6, 2, 3)], x => Op.LocalResponseNorm(x[0], 3, 0.3, 0.6, 1, LrnAlphaScaling.AsWritten)),
+        new("lrn_n5_fewer_channels", [In(2, 3, 2, 2)], x => Op.LocalResponseNorm(x[0], 5, 1.0, 0.75, 1)),
+        new("lrn_n4_even_window", [In(1, 6, 2, 2)], x => Op.LocalResponseNorm(x[0], 4, 1.0, 0.75, 1)),
+        new("lrn_n5_alexnet_paper", [In(1, 6, 3, 2)], x => Op.LocalResponseNorm(x[0], 5, 1e-4, 0.75, 2, LrnAlphaScaling.AsWritten)),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));
