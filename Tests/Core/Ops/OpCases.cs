@@ -45,7 +45,23 @@ public static class OpCases
         new("lrn_n5_fewer_channels", [In(2, 3, 2, 2)], x => Op.LocalResponseNorm(x[0], 5, 1.0, 0.75, 1)),
         new("lrn_n4_even_window", [In(1, 6, 2, 2)], x => Op.LocalResponseNorm(x[0], 4, 1.0, 0.75, 1)),
         new("lrn_n5_alexnet_paper", [In(1, 6, 3, 2)], x => Op.LocalResponseNorm(x[0], 5, 1e-4, 0.75, 2, LrnAlphaScaling.AsWritten)),
+
+        // Batch norm. Running statistics are buffers made inside the case, so every evaluation starts from the same ones.
+        new("batchnorm2d_train_affine", [In(3, 2, 2, 3), In(2), In(2)],
+            x => Op.BatchNorm2d(x[0], x[1], x[2], Tensor.Zeros([2], x[0].DType), Tensor.Ones([2], x[0].DType), training: true)),
+        new("batchnorm2d_train_noaffine", [In(2, 3, 3, 2)], x => Op.BatchNorm2d(x[0], null, null, null, null, training: true)),
+        new("batchnorm2d_train_weight_only", [In(2, 2, 1, 3), In(2)], x => Op.BatchNorm2d(x[0], x[1], null, null, null, training: true, eps: 1e-3)),
+        new("batchnorm2d_eval_affine", [In(2, 3, 2, 2), In(3), In(3)],
+            x => Op.BatchNorm2d(x[0], x[1], x[2], RunningStats([0.1, -0.2, 0.3], x[0].DType), RunningStats([0.5, 1.5, 2.0], x[0].DType), training: false)),
+        new("batchnorm2d_eval_noaffine", [In(2, 3, 2, 2)],
+            x => Op.BatchNorm2d(x[0], null, null, RunningStats([0.1, -0.2, 0.3], x[0].DType), RunningStats([0.5, 1.5, 2.0], x[0].DType), training: false)),
     ];
+
+    private static Tensor RunningStats(double[] values, DType dtype)
+    {
+        using var t = Tensor.FromArray(values, [values.Length]);
+        return t.To(dtype);
+    }
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));
 
