@@ -52,10 +52,11 @@ public sealed partial class CpuBackend
                 var ys = Data<T>(y);
                 var rowInverse = inverse.AsSpan(0, s.P);
                 var colInverse = inverse.AsSpan(s.P, s.Q);
-                var buffer = RentScratch<T>(s.RowBufferLength);
+                var buffer = RentScratch<T>(s.RowBufferLength + s.PhasesLength);
                 try
                 {
                     var row = buffer.AsSpan(0, s.RowBufferLength);
+                    var scratch = buffer.AsSpan(s.RowBufferLength, s.PhasesLength);
                     row.Clear(); // the padding columns stay 0
                     var mid = row.Slice(p.PadW, s.W);
                     for (long plane = first; plane < first + count; plane++)
@@ -67,16 +68,10 @@ public sealed partial class CpuBackend
                             var (h0, h1) = s.Rows(oh);
                             xp.Slice(h0 * s.W, s.W).CopyTo(mid);
                             for (int h = h0 + 1; h < h1; h++) TensorPrimitives.Add(mid, xp.Slice(h * s.W, s.W), mid);
+                            var phases = s.Decimate(row, scratch);
                             var yr = yp.Slice(oh * s.Q, s.Q);
-                            if (p.StrideW == 1)
-                            {
-                                row[..s.Q].CopyTo(yr);
-                                for (int j = 1; j < p.KernelW; j++) TensorPrimitives.Add(yr, row.Slice(j, s.Q), yr);
-                            }
-                            else
-                            {
-                                for (int q = 0; q < s.Q; q++) yr[q] = TensorPrimitives.Sum<T>(row.Slice(q * p.StrideW, p.KernelW));
-                            }
+                            s.Window(phases, 0).CopyTo(yr);
+                            for (int j = 1; j < p.KernelW; j++) TensorPrimitives.Add(yr, s.Window(phases, j), yr);
                             TensorPrimitives.Multiply(yr, colInverse, yr);
                             TensorPrimitives.Multiply(yr, rowInverse[oh], yr);
                         }
@@ -89,8 +84,9 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>
-    /// The transpose of the forward: each output row's dy / divisor is scattered horizontally into a
-    /// padded row buffer, and that buffer is added to every input row of the window.
+    /// The transpose of the forward: each output row's dy / divisor is scattered into the phases of a
+    /// padded row buffer (one SIMD add per window column), the phases are interleaved back into the
+    /// row, and the row is added to every input row of the window.
     /// </summary>
     private static void AvgPool2dBackwardKernel<T>(Tensor dy, Tensor dx, Pool2dParams p) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -106,12 +102,13 @@ public sealed partial class CpuBackend
                 var dxs = Data<T>(dx);
                 var rowInverse = inverse.AsSpan(0, s.P);
                 var colInverse = inverse.AsSpan(s.P, s.Q);
-                var buffer = RentScratch<T>(s.RowBufferLength + s.Q);
+                var buffer = RentScratch<T>(s.RowBufferLength + s.PhasesLength + s.Q);
                 try
                 {
                     var row = buffer.AsSpan(0, s.RowBufferLength);
+                    var phases = s.PhasesLength == 0 ? row : buffer.AsSpan(s.RowBufferLength, s.PhasesLength);
                     var mid = row.Slice(p.PadW, s.W);
-                    var g = buffer.AsSpan(s.RowBufferLength, s.Q);
+                    var g = buffer.AsSpan(s.RowBufferLength + s.PhasesLength, s.Q);
                     for (long plane = first; plane < first + count; plane++)
                     {
                         var dxp = dxs.Slice((int)(plane * s.H * s.W), s.H * s.W);  // dx: (H, W)
@@ -121,20 +118,9 @@ public sealed partial class CpuBackend
                         {
                             TensorPrimitives.Multiply(dyp.Slice(oh * s.Q, s.Q), colInverse, g);
                             TensorPrimitives.Multiply(g, rowInverse[oh], g);
-                            row.Clear();
-                            if (p.StrideW == 1)
-                            {
-                                for (int j = 0; j < p.KernelW; j++) TensorPrimitives.Add(row.Slice(j, s.Q), g, row.Slice(j, s.Q));
-                            }
-                            else
-                            {
-                                for (int q = 0; q < s.Q; q++)
-                                {
-                                    var window = row.Slice(q * p.StrideW, p.KernelW);
-                                    T v = g[q];
-                                    for (int j = 0; j < window.Length; j++) window[j] += v;
-                                }
-                            }
+                            phases.Clear();
+                            for (int j = 0; j < p.KernelW; j++) TensorPrimitives.Add(s.Window(phases, j), g, s.Window(phases, j));
+                            s.Interleave(phases, row);
                             var (h0, h1) = s.Rows(oh);
                             for (int h = h0; h < h1; h++) TensorPrimitives.Add(dxp.Slice(h * s.W, s.W), mid, dxp.Slice(h * s.W, s.W));
                         }

@@ -1,3 +1,5 @@
+using Kiln.Backends.Cpu;
+
 namespace Kiln.Tests.Core.Ops;
 
 public sealed class MaxPool2dForwardTests
@@ -104,5 +106,39 @@ public sealed class MaxPool2dForwardTests
         Assert.Contains("padding (2, 2)", e.Message);
         Assert.Throws<ArgumentException>(() => Op.MaxPool2d(Tensor.Zeros([4, 4]), 2, 2));
         Assert.Throws<ArgumentException>(() => Op.MaxPool2d(x, 5, 1));
+    }
+
+    [Theory]
+    [InlineData(3, 2, 0, false)]
+    [InlineData(3, 1, 1, false)]
+    [InlineData(2, 2, 0, true)]
+    [InlineData(3, 2, 1, true)]
+    [InlineData(5, 3, 2, true)]
+    public void MaxPool2d_SimdBackward_MatchesReference_WithTiesInfinitiesAndNaN(int kernel, int stride, int pad, bool ceil)
+    {
+        using var scope = TensorScope.Begin();
+        var p = Pool2dParams.Square(kernel, stride, pad, ceil);
+        var rng = new Random(7);
+        // Few distinct values: many ties. Some -inf (a window may hold nothing else) and a few NaN.
+        var data = Enumerable.Range(0, 2 * 3 * 11 * 13).Select(_ => rng.Next(40) switch
+        {
+            0 => double.NaN,
+            < 8 => double.NegativeInfinity,
+            var v => (double)(v % 3),
+        }).ToArray();
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            using var x64 = Tensor.FromArray(data, [2, 3, 11, 13]);
+            var x = x64.To(dtype);
+            var y = Op.MaxPool2d(x, p);
+            var dy64 = Tensor.FromArray(Enumerable.Range(1, (int)y.NumElements).Select(i => (double)i).ToArray(), y.Shape);
+            var dy = dy64.To(dtype);
+            var fast = Tensor.EmptyLike(x);
+            var reference = Tensor.EmptyLike(x);
+            CpuBackend.Instance.MaxPool2dBackward(x, y, dy, fast, p);
+            if (dtype == DType.Float32) CpuBackend.MaxPool2dBackwardReference<float>(x, y, dy, reference, p);
+            else CpuBackend.MaxPool2dBackwardReference<double>(x, y, dy, reference, p);
+            Assert.Equal(reference.To(DType.Float64).ToArray<double>(), fast.To(DType.Float64).ToArray<double>());
+        }
     }
 }
