@@ -7,10 +7,9 @@ namespace Kiln.Backends.Cpu;
 // A pooling window is a product of a row range and a column range, so both max and sum pool in two
 // passes per output row: a vertical pass combines the window's input rows elementwise into a row
 // buffer (contiguous, SIMD through TensorPrimitives), then a horizontal pass combines each window's
-// columns of that buffer (SIMD as shifted spans when the stride is 1, scalar otherwise). The row
-// buffer carries the horizontal padding on both sides, filled with the reduction's identity
-// (-inf for max, 0 for sum), so the horizontal pass needs no clipping: buffer index t is input
-// column t - PadW, and window q covers t in [q * StrideW, q * StrideW + KernelW).
+// columns of that buffer. The row buffer carries the horizontal padding on both sides, filled with
+// the reduction's identity (-inf for max, 0 for sum), so the horizontal pass needs no clipping:
+// buffer index t is input column t - PadW, and window q covers t in [q * StrideW, q * StrideW + KernelW).
 // For a stride s > 1 the row buffer is first split into s phases (phase r holds t = r, r + s, ...;
 // a scalar copy), after which column j of every window is one contiguous span: phase j % s from
 // j / s, Q long. The horizontal pass is then KernelW SIMD operations on whole spans for any stride

@@ -43,6 +43,7 @@ public static class OpCases
         new("lrn_n3_k1_divided", [In(1, 6, 2, 3)], x => Op.LocalResponseNorm(x[0], 3, 0.9, 0.75, 1, LrnAlphaScaling.DividedBySize)),
         new("lrn_n3_k1_aswritten", [In(1, 6, 2, 3)], x => Op.LocalResponseNorm(x[0], 3, 0.3, 0.6, 1, LrnAlphaScaling.AsWritten)),
         new("lrn_n5_fewer_channels", [In(2, 3, 2, 2)], x => Op.LocalResponseNorm(x[0], 5, 1.0, 0.75, 1)),
+        new("lrn_n3_two_channels", [In(2, 2, 2, 2)], x => Op.LocalResponseNorm(x[0], 3, 0.6, 0.75, 2, LrnAlphaScaling.AsWritten)),
         new("lrn_n4_even_window", [In(1, 6, 2, 2)], x => Op.LocalResponseNorm(x[0], 4, 1.0, 0.75, 1)),
         new("lrn_n5_alexnet_paper", [In(1, 6, 3, 2)], x => Op.LocalResponseNorm(x[0], 5, 1e-4, 0.75, 2, LrnAlphaScaling.AsWritten)),
 
