@@ -40,7 +40,11 @@ public static partial class Op
     /// running = (1 - momentum) * running + momentum * batch, using the unbiased variance for
     /// <paramref name="runningVar"/> (PyTorch, cuDNN). Otherwise normalises with the running statistics,
     /// which are then required. <paramref name="weight"/> and <paramref name="bias"/> (C) are optional
-    /// (non-affine when null). Running statistics are buffers: contiguous (C), no gradient.
+    /// (non-affine when null). Running statistics are buffers: contiguous (C), no gradient. All (C)
+    /// tensors have x's dtype and device. Momentum is a fixed factor in [0, 1] (PyTorch's cumulative
+    /// average, momentum=None, is not offered). The training backward is the full batch-statistics
+    /// formula from the saved mean and inverse std; the evaluation backward is that of the fixed
+    /// per-channel affine map.
     /// </summary>
     public static Tensor BatchNorm2d(Tensor x, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
         bool training, double momentum = 0.1, double eps = 1e-5)
