@@ -37,7 +37,50 @@ public static class OpCases
         new("maxout_features", [In(Sampling.Distinct, 3, 8)], x => Op.Maxout(x[0], 2)),
         new("l2_normalize", [In(3, 6)], x => Op.L2Normalize(x[0])),
         new("l2_normalize_nchw", [In(2, 4, 2, 2)], x => Op.L2Normalize(x[0], dim: 1)),
+
+        // Pooling. Max pooling samples distinct values so every window has one clear winner.
+        new("maxpool2d_k3s2", [In(Sampling.Distinct, 2, 2, 7, 7)], x => Op.MaxPool2d(x[0], 3, 2)),
+        new("maxpool2d_k2s2", [In(Sampling.Distinct, 1, 3, 6, 6)], x => Op.MaxPool2d(x[0], 2, 2)),
+        new("maxpool2d_k3s2_ceil", [In(Sampling.Distinct, 1, 2, 10, 7)], x => Op.MaxPool2d(x[0], 3, 2, ceilMode: true)),
+        new("maxpool2d_k2s2_ceil_odd", [In(Sampling.Distinct, 1, 2, 5, 7)], x => Op.MaxPool2d(x[0], 2, 2, ceilMode: true)),
+        new("maxpool2d_k3s1_p1", [In(Sampling.Distinct, 1, 2, 5, 6)], x => Op.MaxPool2d(x[0], 3, 1, 1)),
+        new("maxpool2d_k3s2_p1_ceil", [In(Sampling.Distinct, 1, 2, 6, 7)], x => Op.MaxPool2d(x[0], 3, 2, 1, ceilMode: true)),
+        new("avgpool2d_k2s2", [In(2, 2, 4, 6)], x => Op.AvgPool2d(x[0], 2, 2)),
+        new("avgpool2d_k3s2_p1", [In(1, 2, 7, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1)),
+        new("avgpool2d_k3s2_p1_excludepad", [In(1, 2, 7, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1, countIncludePad: false)),
+        new("avgpool2d_k3s2_p1_ceil", [In(1, 2, 6, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1, ceilMode: true)),
+        new("avgpool2d_k3s2_p1_ceil_excludepad", [In(1, 2, 6, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1, ceilMode: true, countIncludePad: false)),
+        new("avgpool2d_k2s2_ceil_odd", [In(1, 2, 5, 7)], x => Op.AvgPool2d(x[0], 2, 2, ceilMode: true)),
+        new("avgpool2d_k3s1_p1", [In(1, 2, 5, 6)], x => Op.AvgPool2d(x[0], 3, 1, 1)),
+        new("global_avg_pool2d", [In(2, 3, 4, 5)], x => Op.GlobalAvgPool2d(x[0])),
+
+        // Local response normalisation. Alphas are far above AlexNet's 1e-4 so the cross-channel
+        // term of the gradient is large enough for the check to see.
+        new("lrn_n5_k2_divided", [In(2, 7, 3, 3)], x => Op.LocalResponseNorm(x[0], 5, 0.5, 0.75, 2, LrnAlphaScaling.DividedBySize)),
+        new("lrn_n5_k2_aswritten", [In(2, 7, 3, 3)], x => Op.LocalResponseNorm(x[0], 5, 0.1, 0.75, 2, LrnAlphaScaling.AsWritten)),
+        new("lrn_n3_k1_divided", [In(1, 6, 2, 3)], x => Op.LocalResponseNorm(x[0], 3, 0.9, 0.75, 1, LrnAlphaScaling.DividedBySize)),
+        new("lrn_n3_k1_aswritten", [In(1, 6, 2, 3)], x => Op.LocalResponseNorm(x[0], 3, 0.3, 0.6, 1, LrnAlphaScaling.AsWritten)),
+        new("lrn_n5_fewer_channels", [In(2, 3, 2, 2)], x => Op.LocalResponseNorm(x[0], 5, 1.0, 0.75, 1)),
+        new("lrn_n3_two_channels", [In(2, 2, 2, 2)], x => Op.LocalResponseNorm(x[0], 3, 0.6, 0.75, 2, LrnAlphaScaling.AsWritten)),
+        new("lrn_n4_even_window", [In(1, 6, 2, 2)], x => Op.LocalResponseNorm(x[0], 4, 1.0, 0.75, 1)),
+        new("lrn_n5_alexnet_paper", [In(1, 6, 3, 2)], x => Op.LocalResponseNorm(x[0], 5, 1e-4, 0.75, 2, LrnAlphaScaling.AsWritten)),
+
+        // Batch norm. Running statistics are buffers made inside the case, so every evaluation starts from the same ones.
+        new("batchnorm2d_train_affine", [In(3, 2, 2, 3), In(2), In(2)],
+            x => Op.BatchNorm2d(x[0], x[1], x[2], Tensor.Zeros([2], x[0].DType), Tensor.Ones([2], x[0].DType), training: true)),
+        new("batchnorm2d_train_noaffine", [In(2, 3, 3, 2)], x => Op.BatchNorm2d(x[0], null, null, null, null, training: true)),
+        new("batchnorm2d_train_weight_only", [In(2, 2, 1, 3), In(2)], x => Op.BatchNorm2d(x[0], x[1], null, null, null, training: true, eps: 1e-3)),
+        new("batchnorm2d_eval_affine", [In(2, 3, 2, 2), In(3), In(3)],
+            x => Op.BatchNorm2d(x[0], x[1], x[2], RunningStats([0.1, -0.2, 0.3], x[0].DType), RunningStats([0.5, 1.5, 2.0], x[0].DType), training: false)),
+        new("batchnorm2d_eval_noaffine", [In(2, 3, 2, 2)],
+            x => Op.BatchNorm2d(x[0], null, null, RunningStats([0.1, -0.2, 0.3], x[0].DType), RunningStats([0.5, 1.5, 2.0], x[0].DType), training: false)),
     ];
+
+    private static Tensor RunningStats(double[] values, DType dtype)
+    {
+        using var t = Tensor.FromArray(values, [values.Length]);
+        return t.To(dtype);
+    }
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));
 

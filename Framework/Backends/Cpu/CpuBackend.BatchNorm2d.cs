@@ -1,0 +1,270 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Kiln.Backends.Cpu;
+
+// Note [Batch-norm sums in double]
+// Per-channel statistics reduce N*H*W values (802,816 for a ResNet stem at batch 64), so float32
+// partial sums would lose digits. Every per-channel sum is accumulated in double: float32 loads are
+// widened to two Vector256<double> and added there; the per-element maps (normalise, dx) then run in
+// T with coefficients computed once per channel in double. Work is split by channel, and each
+// channel's planes are summed in image order, so results do not depend on the thread count.
+
+public sealed partial class CpuBackend
+{
+    public void BatchNorm2dForwardTraining(Tensor x, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
+    {
+        if (IsF32(x)) BatchNormForwardTrainingKernel<float>(x, weight, bias, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
+        else if (x.DType == DType.Float64) BatchNormForwardTrainingKernel<double>(x, weight, bias, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
+        else throw Unsupported("batch_norm2d", x);
+    }
+
+    public void BatchNorm2dForwardInference(Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor variance, double eps, Tensor y)
+    {
+        if (IsF32(x)) BatchNormForwardInferenceKernel<float>(x, weight, bias, mean, variance, eps, y);
+        else if (x.DType == DType.Float64) BatchNormForwardInferenceKernel<double>(x, weight, bias, mean, variance, eps, y);
+        else throw Unsupported("batch_norm2d", x);
+    }
+
+    public void BatchNorm2dBackward(Tensor x, Tensor dy, Tensor? weight, Tensor saveMean, Tensor saveInvStd, Tensor? dx, Tensor? dweight, Tensor? dbias)
+    {
+        if (IsF32(x)) BatchNormBackwardKernel<float>(x, dy, weight, saveMean, saveInvStd, null, 0, dx, dweight, dbias);
+        else if (x.DType == DType.Float64) BatchNormBackwardKernel<double>(x, dy, weight, saveMean, saveInvStd, null, 0, dx, dweight, dbias);
+        else throw Unsupported("batch_norm2d", x);
+    }
+
+    public void BatchNorm2dBackwardInference(Tensor x, Tensor dy, Tensor? weight, Tensor mean, Tensor variance, double eps, Tensor? dx, Tensor? dweight, Tensor? dbias)
+    {
+        if (IsF32(x)) BatchNormBackwardKernel<float>(x, dy, weight, mean, null, variance, eps, dx, dweight, dbias);
+        else if (x.DType == DType.Float64) BatchNormBackwardKernel<double>(x, dy, weight, mean, null, variance, eps, dx, dweight, dbias);
+        else throw Unsupported("batch_norm2d", x);
+    }
+
+    /// <summary>(N, C, H, W) sizes; plane (n, c) starts at (n * C + c) * HW.</summary>
+    private readonly record struct BatchNormShape(int N, int C, int HW)
+    {
+        public static BatchNormShape Of(Tensor x) => new(x.Size(0), x.Size(1), x.Size(2) * x.Size(3));
+        public int Plane(int n, int c) => (n * C + c) * HW;
+        public long PerChannel => (long)N * HW;
+    }
+
+    private static T ValueOr<T>(Tensor? t, int c, T fallback) where T : unmanaged => t is null ? fallback : Data<T>(t)[c];
+
+    private static void BatchNormForwardTrainingKernel<T>(Tensor x, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var s = BatchNormShape.Of(x);
+        CpuParallel.For(s.C, c =>
+        {
+            var xs = Data<T>(x);
+            double sum = 0;
+            for (int n = 0; n < s.N; n++) sum += SumDouble<T>(xs.Slice(s.Plane(n, c), s.HW));
+            double mean = sum / s.PerChannel;
+            double squares = 0;
+            for (int n = 0; n < s.N; n++) squares += SumSquaredDeviationDouble<T>(xs.Slice(s.Plane(n, c), s.HW), mean);
+            double invStd = 1 / Math.Sqrt(squares / s.PerChannel + eps); // biased variance normalises
+            Data<T>(saveMean)[c] = T.CreateTruncating(mean);
+            Data<T>(saveInvStd)[c] = T.CreateTruncating(invStd);
+            if (runningMean is not null && runningVar is not null)
+            {
+                ref T rm = ref Data<T>(runningMean)[c];
+                ref T rv = ref Data<T>(runningVar)[c];
+                rm = T.CreateTruncating((1 - momentum) * double.CreateTruncating(rm) + momentum * mean);
+                rv = T.CreateTruncating((1 - momentum) * double.CreateTruncating(rv) + momentum * (squares / (s.PerChannel - 1)));
+            }
+            NormalizeChannel<T>(x, y, s, c, mean, invStd, weight, bias);
+        });
+    }
+
+    private static void BatchNormForwardInferenceKernel<T>(Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor variance,
+        double eps, Tensor y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var s = BatchNormShape.Of(x);
+        CpuParallel.For(s.C, c =>
+        {
+            double m = double.CreateTruncating(Data<T>(mean)[c]);
+            double invStd = 1 / Math.Sqrt(double.CreateTruncating(Data<T>(variance)[c]) + eps);
+            NormalizeChannel<T>(x, y, s, c, m, invStd, weight, bias);
+        });
+    }
+
+    /// <summary>y = x * a + b on every plane of channel c, with a = weight * invStd and b = bias - mean * a.</summary>
+    private static void NormalizeChannel<T>(Tensor x, Tensor y, BatchNormShape s, int c, double mean, double invStd, Tensor? weight, Tensor? bias)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double a = double.CreateTruncating(ValueOr(weight, c, T.One)) * invStd;
+        double b = double.CreateTruncating(ValueOr(bias, c, T.Zero)) - mean * a;
+        var xs = Data<T>(x);
+        var ys = Data<T>(y);
+        for (int n = 0; n < s.N; n++)
+            AffineCombine<T>(xs.Slice(s.Plane(n, c), s.HW), T.CreateTruncating(a), default, T.Zero, T.CreateTruncating(b), ys.Slice(s.Plane(n, c), s.HW));
+    }
+
+    /// <summary>
+    /// Training mode (invStd given): dx = A dy - B (x - mean) - A Σdy / M with A = w invStd and
+    /// B = A invStd² Σ dy (x - mean) / M, the expanded form of w invStd / M (M dy - Σdy - xhat Σ dy xhat).
+    /// Evaluation mode (variance given): dx = A dy with invStd from the variance.
+    /// </summary>
+    private static void BatchNormBackwardKernel<T>(Tensor x, Tensor dy, Tensor? weight, Tensor mean, Tensor? invStdTensor, Tensor? variance,
+        double eps, Tensor? dx, Tensor? dweight, Tensor? dbias) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var s = BatchNormShape.Of(x);
+        bool training = invStdTensor is not null;
+        CpuParallel.For(s.C, c =>
+        {
+            var xs = Data<T>(x);
+            var dys = Data<T>(dy);
+            double m = double.CreateTruncating(Data<T>(mean)[c]);
+            double invStd = training
+                ? double.CreateTruncating(Data<T>(invStdTensor!)[c])
+                : 1 / Math.Sqrt(double.CreateTruncating(Data<T>(variance!)[c]) + eps);
+            double sumDy = 0, sumDyCentered = 0;
+            if (training || dweight is not null || dbias is not null)
+                for (int n = 0; n < s.N; n++)
+                {
+                    var (a, b) = SumAndDotCenteredDouble<T>(dys.Slice(s.Plane(n, c), s.HW), xs.Slice(s.Plane(n, c), s.HW), m);
+                    sumDy += a;
+                    sumDyCentered += b;
+                }
+            if (dbias is not null) Data<T>(dbias)[c] = T.CreateTruncating(sumDy);
+            if (dweight is not null) Data<T>(dweight)[c] = T.CreateTruncating(sumDyCentered * invStd);
+            if (dx is null) return;
+            double scaleDy = double.CreateTruncating(ValueOr(weight, c, T.One)) * invStd;
+            double scaleX = 0, shift = 0;
+            if (training)
+            {
+                scaleX = -scaleDy * invStd * invStd * sumDyCentered / s.PerChannel;
+                shift = -scaleX * m - scaleDy * sumDy / s.PerChannel;
+            }
+            var dxs = Data<T>(dx);
+            for (int n = 0; n < s.N; n++)
+                AffineCombine<T>(dys.Slice(s.Plane(n, c), s.HW), T.CreateTruncating(scaleDy), xs.Slice(s.Plane(n, c), s.HW),
+                    T.CreateTruncating(scaleX), T.CreateTruncating(shift), dxs.Slice(s.Plane(n, c), s.HW));
+        });
+    }
+
+    /// <summary>dst = a * u + b * v + c (v ignored when b is 0 or v is empty). SIMD with a scalar tail.</summary>
+    private static void AffineCombine<T>(ReadOnlySpan<T> u, T a, ReadOnlySpan<T> v, T b, T c, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (u.Length != dst.Length || (b != T.Zero && v.Length != dst.Length))
+            throw new ArgumentException($"affine combine: lengths {u.Length}, {v.Length}, {dst.Length}");
+        bool useV = b != T.Zero;
+        ref T ru = ref MemoryMarshal.GetReference(u);
+        ref T rv = ref MemoryMarshal.GetReference(v);
+        ref T rd = ref MemoryMarshal.GetReference(dst);
+        nuint i = 0, n = (nuint)dst.Length;
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            nuint w = (nuint)Vector256<T>.Count;
+            var va = Vector256.Create(a);
+            var vb = Vector256.Create(b);
+            var vc = Vector256.Create(c);
+            if (useV)
+                for (; i + w <= n; i += w)
+                    (Vector256.LoadUnsafe(ref ru, i) * va + Vector256.LoadUnsafe(ref rv, i) * vb + vc).StoreUnsafe(ref rd, i);
+            else
+                for (; i + w <= n; i += w)
+                    (Vector256.LoadUnsafe(ref ru, i) * va + vc).StoreUnsafe(ref rd, i);
+        }
+        for (; i < n; i++)
+            Unsafe.Add(ref rd, i) = Unsafe.Add(ref ru, i) * a + (useV ? Unsafe.Add(ref rv, i) * b : T.Zero) + c;
+    }
+
+    // ---------------------------------------------------------- double-accumulated sums (Note [Batch-norm sums in double])
+
+    /// <summary>Eight elements from <paramref name="r"/> + i as two Vector256&lt;double&gt; (float32 widened).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<double> Lo, Vector256<double> Hi) Load8AsDouble<T>(ref T r, nuint i) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return Vector256.Widen(Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref r), i));
+        ref double d = ref Unsafe.As<T, double>(ref r);
+        return (Vector256.LoadUnsafe(ref d, i), Vector256.LoadUnsafe(ref d, i + 4));
+    }
+
+    private static bool WideSimd<T>() => Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
+
+    /// <summary>Σ x, accumulated in double.</summary>
+    internal static double SumDouble<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T r = ref MemoryMarshal.GetReference(x);
+        nuint i = 0, n = (nuint)x.Length;
+        double s = 0;
+        if (WideSimd<T>())
+        {
+            Vector256<double> a0 = default, a1 = default;
+            for (; i + 8 <= n; i += 8)
+            {
+                var (lo, hi) = Load8AsDouble(ref r, i);
+                a0 += lo;
+                a1 += hi;
+            }
+            s = Vector256.Sum(a0 + a1);
+        }
+        for (; i < n; i++) s += double.CreateTruncating(Unsafe.Add(ref r, i));
+        return s;
+    }
+
+    /// <summary>Σ (x - mean)², accumulated in double.</summary>
+    internal static double SumSquaredDeviationDouble<T>(ReadOnlySpan<T> x, double mean) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T r = ref MemoryMarshal.GetReference(x);
+        nuint i = 0, n = (nuint)x.Length;
+        double s = 0;
+        if (WideSimd<T>())
+        {
+            var vm = Vector256.Create(mean);
+            Vector256<double> a0 = default, a1 = default;
+            for (; i + 8 <= n; i += 8)
+            {
+                var (lo, hi) = Load8AsDouble(ref r, i);
+                lo -= vm;
+                hi -= vm;
+                a0 += lo * lo;
+                a1 += hi * hi;
+            }
+            s = Vector256.Sum(a0 + a1);
+        }
+        for (; i < n; i++)
+        {
+            double d = double.CreateTruncating(Unsafe.Add(ref r, i)) - mean;
+            s += d * d;
+        }
+        return s;
+    }
+
+    /// <summary>(Σ dy, Σ dy (x - mean)), accumulated in double.</summary>
+    internal static (double SumDy, double SumDyCentered) SumAndDotCenteredDouble<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, double mean)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (dy.Length != x.Length) throw new ArgumentException($"lengths differ: dy {dy.Length}, x {x.Length}");
+        ref T rd = ref MemoryMarshal.GetReference(dy);
+        ref T rx = ref MemoryMarshal.GetReference(x);
+        nuint i = 0, n = (nuint)x.Length;
+        double s = 0, t = 0;
+        if (WideSimd<T>())
+        {
+            var vm = Vector256.Create(mean);
+            Vector256<double> s0 = default, s1 = default, t0 = default, t1 = default;
+            for (; i + 8 <= n; i += 8)
+            {
+                var (dlo, dhi) = Load8AsDouble(ref rd, i);
+                var (xlo, xhi) = Load8AsDouble(ref rx, i);
+                s0 += dlo;
+                s1 += dhi;
+                t0 += dlo * (xlo - vm);
+                t1 += dhi * (xhi - vm);
+            }
+            s = Vector256.Sum(s0 + s1);
+            t = Vector256.Sum(t0 + t1);
+        }
+        for (; i < n; i++)
+        {
+            double d = double.CreateTruncating(Unsafe.Add(ref rd, i));
+            s += d;
+            t += d * (double.CreateTruncating(Unsafe.Add(ref rx, i)) - mean);
+        }
+        return (s, t);
+    }
+}

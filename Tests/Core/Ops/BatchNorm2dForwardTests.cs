@@ -1,0 +1,104 @@
+using Kiln.Core.Autograd;
+
+namespace Kiln.Tests.Core.Ops;
+
+public sealed class BatchNorm2dForwardTests
+{
+    // x (2, 1, 1, 2) = [1, 2, 3, 4]: one channel, mean 2.5, biased variance 1.25, unbiased 5/3.
+    private static Tensor OneToFour() => Tensor.FromArray(new double[] { 1, 2, 3, 4 }, [2, 1, 1, 2]);
+
+    [Fact]
+    public void BatchNorm2d_Training_NormalisesWithTheBiasedBatchVariance()
+    {
+        using var scope = TensorScope.Begin();
+        var y = Op.BatchNorm2d(OneToFour(), null, null, null, null, training: true).ToArray<double>();
+        double invStd = 1 / Math.Sqrt(1.25 + 1e-5);
+        Expect.Near([-1.5 * invStd, -0.5 * invStd, 0.5 * invStd, 1.5 * invStd], y);
+    }
+
+    [Fact]
+    public void BatchNorm2d_Training_UpdatesRunningStatsWithTheUnbiasedVariance()
+    {
+        using var scope = TensorScope.Begin();
+        var runningMean = Tensor.Zeros([1], DType.Float64);
+        var runningVar = Tensor.Ones([1], DType.Float64);
+        var weight = Tensor.Full([1], 2, DType.Float64);
+        var bias = Tensor.Full([1], 1, DType.Float64);
+        var y = Op.BatchNorm2d(OneToFour(), weight, bias, runningMean, runningVar, training: true, momentum: 0.1).ToArray<double>();
+        Assert.Equal(0.9 * 0 + 0.1 * 2.5, runningMean.Item(), 12);
+        Assert.Equal(0.9 * 1 + 0.1 * (5.0 / 3), runningVar.Item(), 12); // 1.0666…, not 1.025 (biased)
+        double invStd = 1 / Math.Sqrt(1.25 + 1e-5);
+        Expect.Near([1 - 3 * invStd, 1 - invStd, 1 + invStd, 1 + 3 * invStd], y);
+    }
+
+    [Fact]
+    public void BatchNorm2d_Eval_UsesRunningStatsAndLeavesThemAlone()
+    {
+        using var scope = TensorScope.Begin();
+        var runningMean = Tensor.Full([1], 1, DType.Float64);
+        var runningVar = Tensor.Full([1], 4, DType.Float64);
+        var weight = Tensor.Full([1], 3, DType.Float64);
+        var bias = Tensor.Full([1], -1, DType.Float64);
+        var y = Op.BatchNorm2d(OneToFour(), weight, bias, runningMean, runningVar, training: false, eps: 1e-5).ToArray<double>();
+        double invStd = 1 / Math.Sqrt(4 + 1e-5);
+        Expect.Near([-1, -1 + 3 * invStd, -1 + 6 * invStd, -1 + 9 * invStd], y);
+        Assert.Equal(1.0, runningMean.Item());
+        Assert.Equal(4.0, runningVar.Item());
+    }
+
+    [Fact]
+    public void BatchNorm2d_Training_SumOfOutputs_HasZeroGradientForInputAndWeight()
+    {
+        using var scope = TensorScope.Begin();
+        var x = Tensor.FromArray(Enumerable.Range(0, 2 * 3 * 4).Select(i => Math.Sin(i)).ToArray(), [2, 3, 2, 2]);
+        var weight = Tensor.FromArray(new double[] { 0.5, 1.5, -2 }, [3]);
+        var bias = Tensor.Zeros([3], DType.Float64);
+        foreach (var t in new[] { x, weight, bias }) t.RequiresGrad = true;
+        Op.Sum(Op.BatchNorm2d(x, weight, bias, null, null, training: true)).Backward();
+        Expect.Near(new double[24], x.Grad!.ToArray<double>(), 1e-12);
+        Expect.Near(new double[3], weight.Grad!.ToArray<double>(), 1e-12);
+        Expect.Near([8.0, 8, 8], bias.Grad!.ToArray<double>());
+        foreach (var t in new[] { x, weight, bias }) t.Grad!.Dispose();
+    }
+
+    [Fact]
+    public void BatchNorm2d_Float32_LargeOffset_StatisticsStayAccurate()
+    {
+        using var scope = TensorScope.Begin();
+        // Mean 1000, spread ~1: float32 sums of 4800 values would lose the variance's digits.
+        var data = Enumerable.Range(0, 4 * 3 * 20 * 20).Select(i => 1000 + Math.Sin(i * 0.7)).ToArray();
+        var x64 = Tensor.FromArray(data, [4, 3, 20, 20]);
+        var rm32 = Tensor.Zeros([3]);
+        var rv32 = Tensor.Zeros([3]);
+        var rm64 = Tensor.Zeros([3], DType.Float64);
+        var rv64 = Tensor.Zeros([3], DType.Float64);
+        var y64 = Op.BatchNorm2d(x64, null, null, rm64, rv64, training: true, momentum: 1).ToArray<double>();
+        var y32 = Op.BatchNorm2d(x64.To(DType.Float32), null, null, rm32, rv32, training: true, momentum: 1).To(DType.Float64).ToArray<double>();
+        Expect.Near(y64, y32, 2e-3); // x itself is float32-rounded at 1000 (ulp 6e-5)
+        Expect.Near(rv64.ToArray<double>(), rv32.To(DType.Float64).ToArray<double>(), 1e-4);
+        Expect.Near(rm64.ToArray<double>(), rm32.To(DType.Float64).ToArray<double>(), 1e-3);
+    }
+
+    [Fact]
+    public void BatchNorm2d_Eval_UnderNoGrad_RecordsNothing()
+    {
+        using var scope = TensorScope.Begin();
+        var x = OneToFour();
+        x.RequiresGrad = true;
+        using var _ = GradMode.NoGrad();
+        var y = Op.BatchNorm2d(x, null, null, Tensor.Zeros([1], DType.Float64), Tensor.Ones([1], DType.Float64), training: false);
+        Assert.Null(y.GradFn);
+    }
+
+    [Fact]
+    public void BatchNorm2d_BadArguments_Throw()
+    {
+        using var scope = TensorScope.Begin();
+        var x = OneToFour();
+        Assert.Throws<ArgumentException>(() => Op.BatchNorm2d(Tensor.Zeros([1, 2, 1, 1], DType.Float64), null, null, null, null, training: true));
+        Assert.Throws<ArgumentException>(() => Op.BatchNorm2d(x, null, null, null, null, training: false));
+        var e = Assert.Throws<ArgumentException>(() => Op.BatchNorm2d(x, Tensor.Ones([2], DType.Float64), null, null, null, training: true));
+        Assert.Contains("weight must have shape (1)", e.Message);
+        Assert.Throws<ArgumentException>(() => Op.BatchNorm2d(x, Tensor.Ones([1]), null, null, null, training: true)); // float32 weight, float64 x
+    }
+}
