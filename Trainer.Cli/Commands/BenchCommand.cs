@@ -107,8 +107,39 @@ public static class BenchCommand
 
     private static int Conv2d(BenchOptions o)
     {
-        throw new NotImplementedException();
+        var x = ParseShape("--input", o.Input, "NxCxHxW");
+        var w = ParseShape("--filter", o.Filter, "KxCxRxS");
+        var stride = ParsePair("--stride", o.Stride);
+        var pad = ParsePair("--pad", o.Pad);
+        var dilation = ParsePair("--dilation", o.Dilation);
+        var p = new Conv2dParams(stride, pad, dilation, o.Groups);
+        using var scope = TensorScope.Begin();
+        var rng = new RandomGenerator(1);
+        var input = Tensor.Empty(x);
+        var weight = Tensor.Empty(w);
+        var bias = o.NoBias ? null : Tensor.Zeros([w[0]]);
+        rng.Uniform<float>(CpuBackend.Data<float>(input), -1, 1);
+        rng.Uniform<float>(CpuBackend.Data<float>(weight), -0.1f, 0.1f);
+        var yShape = p.OutputShape(x, w);
+        var y = Tensor.Empty(yShape);
+        var dy = Tensor.Empty(yShape);
+        rng.Uniform<float>(CpuBackend.Data<float>(dy), -1, 1);
+        var dx = Tensor.Empty(x);
+        var dw = Tensor.Empty(w);
+        var db = bias is null ? null : Tensor.Empty([w[0]]);
+        var be = CpuBackend.Instance;
+        double flops = 2.0 * yShape[0] * yShape[1] * yShape[2] * yShape[3] * w[1] * w[2] * w[3];
+        double fwd = Median(o, () => be.Conv2dForward(input, weight, bias, y, p));
+        double bwdData = Median(o, () => be.Conv2dBackwardData(weight, dy, dx, p));
+        double bwdWeights = Median(o, () => be.Conv2dBackwardWeights(input, dy, dw, db, p));
+        Console.WriteLine($"conv2d input {Tensor.ShapeString(x)} filter {Tensor.ShapeString(w)} {p} -> output {Tensor.ShapeString(yShape)}, " +
+                          $"{flops / 1e9:F2} GFLOP per pass, threads={CpuParallel.Threads}, kernel={Sgemm.Isa}, median of {o.Repeat}");
+        Console.WriteLine($"  forward           {fwd,9:F3} ms  {flops / fwd / 1e6,8:F1} GFLOP/s");
+        Console.WriteLine($"  backward data     {bwdData,9:F3} ms  {flops / bwdData / 1e6,8:F1} GFLOP/s");
+        Console.WriteLine($"  backward weights  {bwdWeights,9:F3} ms  {flops / bwdWeights / 1e6,8:F1} GFLOP/s");
+        return 0;
     }
+
 
     private static double Median(BenchOptions o, Action run)
     {
