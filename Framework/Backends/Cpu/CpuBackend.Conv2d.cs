@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics.Tensors;
 using Kiln.Backends.Cpu.Gemm;
 using Kiln.Core.Ops;
@@ -11,9 +10,9 @@ namespace Kiln.Backends.Cpu;
 ///   backward data:    col (CRS, PQ) = w_gᵀ · dy_g (Kg, PQ);                 dx_g = col2im(col)
 ///   backward weights: dw_g (Kg, CRS) += dy_g · colᵀ
 /// A 1x1 filter with stride 1 and no padding needs no im2col: x_g (Cg, HW) is the column matrix.
-/// Note [Deterministic CPU]: work is split over images or inside the GEMM (whichever is coarse enough);
-/// neither changes the arithmetic of an output element, and the weight gradient sums images in chunks
-/// fixed by N alone, added in chunk order, so results do not depend on the thread count.
+/// Work is split over images or inside the GEMM (whichever is coarse enough); neither changes the
+/// arithmetic of an output element (see Note [Deterministic CPU] in Sgemm), and the weight gradient sums
+/// images in chunks fixed by N alone, added in chunk order, so results do not depend on the thread count.
 /// </summary>
 public sealed unsafe partial class CpuBackend
 {
@@ -87,10 +86,9 @@ public sealed unsafe partial class CpuBackend
 
     private static void ForwardImage<T>(ConvGeometry g, int n, T* x, T* w, T* bias, T* y, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T[]? colArray = g.Pointwise ? null : ArrayPool<T>.Shared.Rent(g.ColLength);
+        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
         try
         {
-            fixed (T* col = colArray)
                 for (int gi = 0; gi < g.Groups; gi++)
                 {
                     T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;   // (Cg, H, W)
@@ -113,7 +111,7 @@ public sealed unsafe partial class CpuBackend
         }
         finally
         {
-            if (colArray is not null) ArrayPool<T>.Shared.Return(colArray);
+            ReturnScratch(col, colBytes);
         }
     }
 
@@ -126,10 +124,9 @@ public sealed unsafe partial class CpuBackend
 
     private static void BackwardDataImage<T>(ConvGeometry g, int n, T* w, T* dy, T* dx, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T[]? colArray = g.Pointwise ? null : ArrayPool<T>.Shared.Rent(g.ColLength);
+        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
         try
         {
-            fixed (T* col = colArray)
                 for (int gi = 0; gi < g.Groups; gi++)
                 {
                     T* dxg = dx + ((long)n * g.C + gi * g.Cg) * g.HW;  // (Cg, H, W)
@@ -147,7 +144,7 @@ public sealed unsafe partial class CpuBackend
         }
         finally
         {
-            if (colArray is not null) ArrayPool<T>.Shared.Return(colArray);
+            ReturnScratch(col, colBytes);
         }
     }
 
@@ -164,10 +161,9 @@ public sealed unsafe partial class CpuBackend
             return;
         }
         // Chunk 0 writes dw itself; the others write partial sums that are then added in chunk order.
-        var partials = ArrayPool<T>.Shared.Rent((chunks - 1) * wLength);
+        var part = (T*)RentScratch<T>((long)(chunks - 1) * wLength, out long partBytes);
         try
         {
-            fixed (T* part = partials)
             {
                 nint px = (nint)x, pdy = (nint)dy, pdw = (nint)dw, ppart = (nint)part;
                 int n = g.N;
@@ -183,17 +179,16 @@ public sealed unsafe partial class CpuBackend
         }
         finally
         {
-            ArrayPool<T>.Shared.Return(partials);
+            ReturnScratch(part, partBytes);
         }
     }
 
     /// <summary>dst (K, CRS) = Σ over images [n0, n1), in order, of dy_g · col_gᵀ.</summary>
     private static void WeightChunk<T>(ConvGeometry g, int n0, int n1, T* x, T* dy, T* dst, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T[]? colArray = g.Pointwise ? null : ArrayPool<T>.Shared.Rent(g.ColLength);
+        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
         try
         {
-            fixed (T* col = colArray)
                 for (int n = n0; n < n1; n++)
                 {
                     T beta = n == n0 ? T.Zero : T.One;
@@ -214,8 +209,23 @@ public sealed unsafe partial class CpuBackend
         }
         finally
         {
-            if (colArray is not null) ArrayPool<T>.Shared.Return(colArray);
+            ReturnScratch(col, colBytes);
         }
+    }
+
+    /// <summary>
+    /// Scratch (im2col columns, partial sums) from the caching allocator, so steady-state steps touch no
+    /// fresh pages (see Note [Host caching allocator]); null for zero elements. Return it in a finally.
+    /// </summary>
+    private static void* RentScratch<T>(long elements, out long roundedBytes) where T : unmanaged
+    {
+        roundedBytes = 0;
+        return elements == 0 ? null : (void*)CpuAllocator.Rent(elements * sizeof(T), out roundedBytes);
+    }
+
+    private static void ReturnScratch(void* p, long roundedBytes)
+    {
+        if (p != null) CpuAllocator.Return((nint)p, roundedBytes);
     }
 
     /// <summary>dbias[k] = Σ_n Σ_pq dy[n, k, pq], images added in order.</summary>

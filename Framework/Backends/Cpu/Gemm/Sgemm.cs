@@ -15,7 +15,10 @@ namespace Kiln.Backends.Cpu.Gemm;
 /// micro-kernel multiplies one A sliver (held in L1) by each B sliver in turn, keeping an
 /// (MR, NR) block of C in registers for the whole kc loop. Packing pads edge slivers with zeros;
 /// edge tiles of C go through a small buffer on the stack.
-/// The tiling depends only on (m, n, k), never on the thread count: see Note [Deterministic CPU].
+/// Note [Deterministic CPU]: tiling decides only which thread computes an element of C, never how: the k
+/// blocking is fixed per micro-kernel, k runs in order, and edge tiles use the same multiply and add as
+/// full ones. So a GEMM gives the same bits on one thread or many, serial or parallel; callers that sum
+/// several GEMMs (convolution weight gradients) fix their own summation order.
 /// </summary>
 public static unsafe class Sgemm
 {
@@ -83,7 +86,7 @@ public static unsafe class Sgemm
             return;
         }
         var bl = BlockingOf(isa);
-        var (band, nc, bands, tilesN) = Tiling(bl, m, n);
+        var (band, nc, bands, tilesN) = Tiling(bl, m, n, parallel ? MinTasks : 1);
         int tasks = bands * tilesN;
         var job = new Job(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, bl, band, nc, tilesN);
         if (!parallel || tasks == 1 || CpuParallel.Threads == 1)
@@ -97,20 +100,20 @@ public static unsafe class Sgemm
     /// <summary>
     /// How C is cut into tasks: column tiles of <c>Nc</c> (the packed (kc, nc) block of B stays in L2 and is
     /// packed once per task and k block) times row bands (a task walks its band in blocks of <c>Mc</c> rows).
-    /// Bands are added until there are <see cref="MinTasks"/> tasks; with few rows, columns are cut finer.
-    /// Depends on the problem size only.
+    /// Bands are added until there are <paramref name="minTasks"/> tasks (1 for a call that runs on one thread);
+    /// with few rows, columns are cut finer. Tiling never changes the arithmetic of an element of C, only who computes it.
     /// </summary>
-    internal static (int Band, int Nc, int Bands, int TilesN) Tiling(Blocking bl, int m, int n)
+    internal static (int Band, int Nc, int Bands, int TilesN) Tiling(Blocking bl, int m, int n, int minTasks)
     {
         int nc = Math.Min(bl.Nc, RoundUp(n, bl.Nr));
         int tilesN = CeilDiv(n, nc);
-        int bands = Math.Min(CeilDiv(m, bl.Mr), CeilDiv(MinTasks, tilesN));
+        int bands = Math.Min(CeilDiv(m, bl.Mr), CeilDiv(minTasks, tilesN));
         int band = RoundUp(CeilDiv(m, bands), bl.Mr);
         bands = CeilDiv(m, band);
-        if (bands * tilesN < MinTasks && tilesN < CeilDiv(n, bl.Nr))
+        if (bands * tilesN < minTasks && tilesN < CeilDiv(n, bl.Nr))
         {
             // Few rows (e.g. a linear layer on a small batch): cut columns finer instead.
-            tilesN = Math.Min(CeilDiv(n, bl.Nr), CeilDiv(MinTasks, bands));
+            tilesN = Math.Min(CeilDiv(n, bl.Nr), CeilDiv(minTasks, bands));
             nc = RoundUp(CeilDiv(n, tilesN), bl.Nr);
             tilesN = CeilDiv(n, nc);
         }
