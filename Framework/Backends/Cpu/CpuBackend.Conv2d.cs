@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Kiln.Backends.Cpu.Gemm;
 using Kiln.Core.Ops;
 
@@ -246,6 +247,7 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>col (Cg*R*S, P*Q): row (c, r, s) holds x_g[c, p*sh - ph + r*dh, q*sw - pw + s*dw], zero outside the image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Im2Col<T>(ConvGeometry g, T* x, T* col) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int c = 0; c < g.Cg; c++)
@@ -276,6 +278,7 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>Adds col (Cg*R*S, P*Q) back into x_g (Cg, H, W): the adjoint of <see cref="Im2Col{T}"/>. Fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Col2Im<T>(ConvGeometry g, T* col, T* x) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int c = 0; c < g.Cg; c++)

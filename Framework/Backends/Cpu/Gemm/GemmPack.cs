@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -10,10 +11,14 @@ namespace Kiln.Backends.Cpu.Gemm;
 /// Rows or columns past the matrix edge are packed as zeros.
 /// Both packings reduce to two moves: a strided copy (A transposed, B as is) and a transposing
 /// gather (A as is, B transposed), done in 4x4 SSE blocks.
+/// Hot loops here and in the kernels are AggressiveOptimization: under tiered compilation they would
+/// otherwise run unoptimised code for the first few hundred milliseconds (measured: packing ~5x slower),
+/// which is the whole of a short benchmark or test.
 /// </summary>
 internal static unsafe class GemmPack
 {
     /// <summary>Packs op(A)[i0 : i0+mLen, pc : pc+kc] into <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(bool transA, float* a, int lda, int i0, int mLen, int pc, int kc, float* dst, int mr)
     {
         for (int s = 0; s < mLen; s += mr)
@@ -26,6 +31,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>Packs op(B)[pc : pc+kc, j0 : j0+nLen] into <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(bool transB, float* b, int ldb, int pc, int kc, int j0, int nLen, float* dst, int nr)
     {
         for (int s = 0; s < nLen; s += nr)
@@ -38,6 +44,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>dst[p*width + c] = src[p*ld + c] for c &lt; count, zero for count ≤ c &lt; width; p &lt; kc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Copy(float* src, int ld, int count, int kc, float* dst, int width)
     {
         for (int p = 0; p < kc; p++)
@@ -53,6 +60,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>dst[p*width + r] = src[r*ld + p] for r &lt; rows, zero for rows ≤ r &lt; width; p &lt; kc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose(float* src, int ld, int rows, int kc, float* dst, int width)
     {
         int r = 0;

@@ -127,6 +127,7 @@ public static unsafe class Sgemm
     private sealed class Job(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb,
         float beta, float* c, int ldc, GemmIsa isa, Blocking bl, int band, int nc, int tilesN)
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RunTask(int t)
         {
             int i0 = t / tilesN * band, j0 = t % tilesN * nc;

@@ -18,6 +18,7 @@ internal static unsafe class SgemmKernels
     public const int MrScalar = 4, NrScalar = 4;
 
     /// <summary>One (mr, nr) tile of C, mr ≤ MR and nr ≤ NR of the ISA's kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(GemmIsa isa, int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr)
     {
         int fullMr, fullNr;
@@ -231,6 +232,7 @@ internal static unsafe class SgemmKernels
     }
 
     /// <summary>4x4 portable tile (reference for the vector kernels' arithmetic: multiply-add in order of p).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KernelScalar(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
     {
         float* acc = stackalloc float[MrScalar * NrScalar];
