@@ -22,7 +22,7 @@ public static class Program
             s.HelpWriter = Console.Error;
             s.CaseInsensitiveEnumValues = true;
         });
-        var result = parser.ParseArguments(args, Verbs);
+        var result = parser.ParseArguments(BenchOptions.NormalizeArgs(args), Verbs);
         return result.MapResult(
             (object options) => Run(options),
             errors => errors.IsVersion() || errors.IsHelp() ? 0 : 2);

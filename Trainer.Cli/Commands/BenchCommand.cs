@@ -1,12 +1,72 @@
+using System.Diagnostics;
 using CommandLine;
+using Kiln.Backends.Cpu;
+using Kiln.Backends.Cpu.Gemm;
+using Kiln.Core;
+using Kiln.Core.Autograd;
+using Kiln.Core.Ops;
 
 namespace Kiln.Cli.Commands;
 
 [Verb("bench", HelpText = "Measure kernels and models: bench gemm | conv2d | model.")]
 public sealed class BenchOptions : CommonOptions
 {
+    /// <summary>
+    /// CommandLineParser needs long names of two or more letters, so gemm sizes are the short options
+    /// -m/-n/-k; <see cref="NormalizeArgs"/> also accepts the documented spelling --m/--n/--k.
+    /// </summary>
+    public static string[] NormalizeArgs(string[] args) =>
+        args.Select(a => a is "--m" or "--n" or "--k" ? a[1..] : a.StartsWith("--m=") || a.StartsWith("--n=") || a.StartsWith("--k=") ? a[1..] : a).ToArray();
+
     [Value(0, MetaName = "target", Required = true, HelpText = "What to measure: gemm, conv2d.")]
     public string Target { get; set; } = "";
+
+    [Option("repeat", Default = 10, HelpText = "Timed runs (the median is reported), after warm-up.")]
+    public int Repeat { get; set; } = 10;
+
+    [Option("warmup", Default = 2, HelpText = "Untimed runs first.")]
+    public int Warmup { get; set; } = 2;
+
+    // gemm
+    [Option('m', Default = 1024, HelpText = "gemm: rows of C.")]
+    public int M { get; set; } = 1024;
+
+    [Option('n', Default = 1024, HelpText = "gemm: columns of C.")]
+    public int N { get; set; } = 1024;
+
+    [Option('k', Default = 1024, HelpText = "gemm: inner dimension.")]
+    public int K { get; set; } = 1024;
+
+    [Option("transa", HelpText = "gemm: use A transposed (A stored as (k, m)).")]
+    public bool TransA { get; set; }
+
+    [Option("transb", HelpText = "gemm: use B transposed (B stored as (n, k)).")]
+    public bool TransB { get; set; }
+
+    [Option("isa", HelpText = "gemm: micro-kernel (avx512, avx2, scalar); default: the best this CPU runs.")]
+    public GemmIsa? Isa { get; set; }
+
+    // conv2d
+    [Option("input", Default = "16x256x28x28", HelpText = "conv2d: input shape NxCxHxW.")]
+    public string Input { get; set; } = "16x256x28x28";
+
+    [Option("filter", Default = "256x256x3x3", HelpText = "conv2d: filter shape KxCxRxS (C per group).")]
+    public string Filter { get; set; } = "256x256x3x3";
+
+    [Option("stride", Default = "1", HelpText = "conv2d: stride, S or SHxSW.")]
+    public string Stride { get; set; } = "1";
+
+    [Option("pad", Default = "0", HelpText = "conv2d: zero padding, P or PHxPW.")]
+    public string Pad { get; set; } = "0";
+
+    [Option("dilation", Default = "1", HelpText = "conv2d: dilation, D or DHxDW.")]
+    public string Dilation { get; set; } = "1";
+
+    [Option("groups", Default = 1, HelpText = "conv2d: groups (C and K divisible by it).")]
+    public int Groups { get; set; } = 1;
+
+    [Option("no-bias", HelpText = "conv2d: no bias.")]
+    public bool NoBias { get; set; }
 }
 
 /// <summary><c>kiln bench</c>: warm-up, then the median of repeated runs.</summary>
@@ -15,6 +75,109 @@ public static class BenchCommand
     public static int Run(BenchOptions o)
     {
         o.Apply();
-        throw new ArgumentException($"unknown bench target '{o.Target}'; expected gemm or conv2d");
+        if (o.Repeat < 1) throw new ArgumentException($"--repeat must be at least 1, got {o.Repeat}");
+        if (o.Warmup < 0) throw new ArgumentException($"--warmup must be at least 0, got {o.Warmup}");
+        return o.Target.ToLowerInvariant() switch
+        {
+            "gemm" => Gemm(o),
+            "conv2d" => Conv2d(o),
+            _ => throw new ArgumentException($"unknown bench target '{o.Target}'; expected gemm or conv2d"),
+        };
+    }
+
+    private static int Gemm(BenchOptions o)
+    {
+        int m = o.M, n = o.N, k = o.K;
+        if (m < 1 || n < 1 || k < 1) throw new ArgumentException($"gemm sizes must be positive, got --m {m} --n {n} --k {k}");
+        if (o.Isa is GemmIsa isa) Sgemm.Isa = isa;
+        int lda = o.TransA ? m : k, ldb = o.TransB ? k : n;
+        using var a = Tensor.Empty([m * k]);
+        using var b = Tensor.Empty([k * n]);
+        using var c = Tensor.Zeros([m * n]);
+        var rng = new RandomGenerator(1);
+        rng.Uniform<float>(CpuBackend.Data<float>(a), -1, 1);
+        rng.Uniform<float>(CpuBackend.Data<float>(b), -1, 1);
+        double ms = Median(o, () => Sgemm.Run(o.TransA, o.TransB, m, n, k, 1f,
+            CpuBackend.Data<float>(a), lda, CpuBackend.Data<float>(b), ldb, 0f, CpuBackend.Data<float>(c), ldc: n));
+        double flops = 2.0 * m * n * k;
+        Console.WriteLine($"gemm m={m} n={n} k={k} transa={o.TransA} transb={o.TransB} kernel={Sgemm.Isa} threads={CpuParallel.Threads}: " +
+                          $"{ms:F3} ms, {flops / ms / 1e6:F1} GFLOP/s (median of {o.Repeat})");
+        return 0;
+    }
+
+    private static int Conv2d(BenchOptions o)
+    {
+        var x = ParseShape("--input", o.Input, "NxCxHxW");
+        var w = ParseShape("--filter", o.Filter, "KxCxRxS");
+        var stride = ParsePair("--stride", o.Stride);
+        var pad = ParsePair("--pad", o.Pad);
+        var dilation = ParsePair("--dilation", o.Dilation);
+        var p = new Conv2dParams(stride, pad, dilation, o.Groups);
+        using var scope = TensorScope.Begin();
+        var rng = new RandomGenerator(1);
+        var input = Tensor.Empty(x);
+        var weight = Tensor.Empty(w);
+        var bias = o.NoBias ? null : Tensor.Zeros([w[0]]);
+        rng.Uniform<float>(CpuBackend.Data<float>(input), -1, 1);
+        rng.Uniform<float>(CpuBackend.Data<float>(weight), -0.1f, 0.1f);
+        var yShape = p.OutputShape(x, w);
+        var y = Tensor.Empty(yShape);
+        var dy = Tensor.Empty(yShape);
+        rng.Uniform<float>(CpuBackend.Data<float>(dy), -1, 1);
+        var dx = Tensor.Empty(x);
+        var dw = Tensor.Empty(w);
+        var db = bias is null ? null : Tensor.Empty([w[0]]);
+        var be = CpuBackend.Instance;
+        double flops = 2.0 * yShape[0] * yShape[1] * yShape[2] * yShape[3] * w[1] * w[2] * w[3];
+        double fwd = Median(o, () => be.Conv2dForward(input, weight, bias, y, p));
+        double bwdData = Median(o, () => be.Conv2dBackwardData(weight, dy, dx, p));
+        double bwdWeights = Median(o, () => be.Conv2dBackwardWeights(input, dy, dw, db, p));
+        Console.WriteLine($"conv2d input {Tensor.ShapeString(x)} filter {Tensor.ShapeString(w)} {p} -> output {Tensor.ShapeString(yShape)}, " +
+                          $"{flops / 1e9:F2} GFLOP per pass, threads={CpuParallel.Threads}, kernel={Sgemm.Isa}, median of {o.Repeat}");
+        Console.WriteLine($"  forward           {fwd,9:F3} ms  {flops / fwd / 1e6,8:F1} GFLOP/s");
+        Console.WriteLine($"  backward data     {bwdData,9:F3} ms  {flops / bwdData / 1e6,8:F1} GFLOP/s");
+        Console.WriteLine($"  backward weights  {bwdWeights,9:F3} ms  {flops / bwdWeights / 1e6,8:F1} GFLOP/s");
+        return 0;
+    }
+
+
+    private static double Median(BenchOptions o, Action run)
+    {
+        for (int i = 0; i < o.Warmup; i++) run();
+        var times = new double[o.Repeat];
+        for (int i = 0; i < times.Length; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            run();
+            times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
+    }
+
+    /// <summary>Parses "16x3x227x227" into four positive sizes.</summary>
+    internal static int[] ParseShape(string option, string text, string layout)
+    {
+        var parts = text.Split('x', 'X');
+        if (parts.Length != 4)
+            throw new ArgumentException($"{option} '{text}': expected four sizes {layout}, e.g. 16x3x227x227");
+        var dims = new int[4];
+        for (int i = 0; i < 4; i++)
+            if (!int.TryParse(parts[i], out dims[i]) || dims[i] < 1)
+                throw new ArgumentException($"{option} '{text}': '{parts[i]}' is not a positive integer ({layout})");
+        return dims;
+    }
+
+    /// <summary>Parses "2" or "2x3" into an (h, w) pair.</summary>
+    internal static (int H, int W) ParsePair(string option, string text)
+    {
+        var parts = text.Split('x', 'X');
+        if (parts.Length is < 1 or > 2)
+            throw new ArgumentException($"{option} '{text}': expected V or HxW");
+        var v = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], out v[i]) || v[i] < 0)
+                throw new ArgumentException($"{option} '{text}': '{parts[i]}' is not a non-negative integer");
+        return parts.Length == 1 ? (v[0], v[0]) : (v[0], v[1]);
     }
 }

@@ -74,6 +74,22 @@ public static class OpCases
             x => Op.BatchNorm2d(x[0], x[1], x[2], RunningStats([0.1, -0.2, 0.3], x[0].DType), RunningStats([0.5, 1.5, 2.0], x[0].DType), training: false)),
         new("batchnorm2d_eval_noaffine", [In(2, 3, 2, 2)],
             x => Op.BatchNorm2d(x[0], null, null, RunningStats([0.1, -0.2, 0.3], x[0].DType), RunningStats([0.5, 1.5, 2.0], x[0].DType), training: false)),
+        new("matmul", [In(3, 4), In(4, 5)], x => Op.MatMul(x[0], x[1])),
+        new("matmul_transa", [In(4, 3), In(4, 5)], x => Op.MatMul(x[0], x[1], transA: true)),
+        new("matmul_transb", [In(3, 4), In(5, 4)], x => Op.MatMul(x[0], x[1], transB: true)),
+        new("matmul_transab", [In(4, 3), In(5, 4)], x => Op.MatMul(x[0], x[1], transA: true, transB: true)),
+        new("linear", [In(3, 5), In(4, 5), In(4)], x => Op.Linear(x[0], x[1], x[2])),
+        new("linear_no_bias", [In(2, 7), In(3, 7)], x => Op.Linear(x[0], x[1])),
+        new("conv2d", [In(2, 3, 5, 5), In(4, 3, 3, 3), In(4)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1)),
+        new("conv2d_stride2_pad1_odd", [In(3, 2, 7, 6), In(3, 2, 3, 3), In(3)], x => Op.Conv2d(x[0], x[1], x[2], stride: 2, padding: 1)),
+        new("conv2d_dilation2_no_bias", [In(1, 2, 7, 7), In(2, 2, 3, 3)], x => Op.Conv2d(x[0], x[1], dilation: 2, padding: 1)),
+        new("conv2d_groups2", [In(2, 4, 5, 5), In(6, 2, 3, 3), In(6)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1, groups: 2)),
+        new("conv2d_1x1", [In(2, 3, 4, 4), In(5, 3, 1, 1), In(5)], x => Op.Conv2d(x[0], x[1], x[2])),
+        new("conv2d_1x1_groups2_no_bias", [In(1, 4, 3, 3), In(2, 2, 1, 1)], x => Op.Conv2d(x[0], x[1], groups: 2)),
+        new("conv2d_1x1_stride2", [In(2, 3, 5, 5), In(4, 3, 1, 1), In(4)], x => Op.Conv2d(x[0], x[1], x[2], stride: 2)),
+        new("conv2d_rect", [In(1, 3, 5, 7), In(2, 3, 2, 3)], x => Op.Conv2d(x[0], x[1], null, stride: (2, 1), padding: (1, 0), dilation: (1, 2))),
+        new("conv2d_11x11_stride4", [In(1, 3, 19, 19), In(2, 3, 11, 11), In(2)], x => Op.Conv2d(x[0], x[1], x[2], stride: 4, padding: 2)),
+        new("conv2d_batch5", [In(5, 2, 4, 4), In(3, 2, 3, 3), In(3)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1)),
     ];
 
     private static Tensor RunningStats(double[] values, DType dtype)

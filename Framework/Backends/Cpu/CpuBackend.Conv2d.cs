@@ -1,0 +1,316 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using Kiln.Backends.Cpu.Gemm;
+using Kiln.Core.Ops;
+
+namespace Kiln.Backends.Cpu;
+
+/// <summary>
+/// Convolution as GEMM. Per image and group, with Cg = C/groups, Kg = K/groups and CRS = Cg*R*S:
+///   forward:          y_g (Kg, PQ)  = w_g (Kg, CRS) · col (CRS, PQ)        col = im2col(x_g)
+///   backward data:    col (CRS, PQ) = w_gᵀ · dy_g (Kg, PQ);                 dx_g = col2im(col)
+///   backward weights: dw_g (Kg, CRS) += dy_g · colᵀ
+/// A 1x1 filter with stride 1 and no padding needs no im2col: x_g (Cg, HW) is the column matrix.
+/// Work is split over images or inside the GEMM (whichever is coarse enough); neither changes the
+/// arithmetic of an output element (see Note [Deterministic CPU] in Sgemm), and the weight gradient sums
+/// images in chunks fixed by N alone, added in chunk order, so results do not depend on the thread count.
+/// </summary>
+public sealed unsafe partial class CpuBackend
+{
+    public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p)
+    {
+        var g = new ConvGeometry(x.Shape, w.Shape, y.Shape, p);
+        if (IsF32(y)) ConvForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
+        else if (y.DType == DType.Float64) ConvForward(g, Ptr<double>(x), Ptr<double>(w), bias is null ? null : Ptr<double>(bias), Ptr<double>(y));
+        else throw Unsupported("conv2d", y);
+    }
+
+    public void Conv2dBackwardData(Tensor w, Tensor dy, Tensor dx, Conv2dParams p)
+    {
+        var g = new ConvGeometry(dx.Shape, w.Shape, dy.Shape, p);
+        if (IsF32(dx)) ConvBackwardData(g, Ptr<float>(w), Ptr<float>(dy), Ptr<float>(dx));
+        else if (dx.DType == DType.Float64) ConvBackwardData(g, Ptr<double>(w), Ptr<double>(dy), Ptr<double>(dx));
+        else throw Unsupported("conv2d", dx);
+    }
+
+    public void Conv2dBackwardWeights(Tensor x, Tensor dy, Tensor? dw, Tensor? dbias, Conv2dParams p)
+    {
+        int[] wShape = dw is not null ? dw.Shape.ToArray() : [dy.Size(1), x.Size(1) / p.Groups, 1, 1];
+        var g = new ConvGeometry(x.Shape, wShape, dy.Shape, p);
+        if (IsF32(dy))
+        {
+            if (dw is not null) ConvBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
+            if (dbias is not null) ConvBackwardBias(g, Ptr<float>(dy), Ptr<float>(dbias));
+        }
+        else if (dy.DType == DType.Float64)
+        {
+            if (dw is not null) ConvBackwardWeights(g, Ptr<double>(x), Ptr<double>(dy), Ptr<double>(dw));
+            if (dbias is not null) ConvBackwardBias(g, Ptr<double>(dy), Ptr<double>(dbias));
+        }
+        else throw Unsupported("conv2d", dy);
+    }
+
+    /// <summary>Sizes of one convolution, cuDNN's letters: x (N, C, H, W), w (K, Cg, R, S), y (N, K, P, Q).</summary>
+    private readonly struct ConvGeometry
+    {
+        public readonly int N, C, H, W, K, R, S, P, Q, StrideH, StrideW, PadH, PadW, DilationH, DilationW, Groups;
+
+        public ConvGeometry(ReadOnlySpan<int> x, ReadOnlySpan<int> w, ReadOnlySpan<int> y, Conv2dParams p)
+        {
+            (N, C, H, W) = (x[0], x[1], x[2], x[3]);
+            (K, R, S) = (w[0], w[2], w[3]);
+            (P, Q) = (y[2], y[3]);
+            (StrideH, StrideW, PadH, PadW, DilationH, DilationW, Groups) = (p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilationH, p.DilationW, p.Groups);
+            Pointwise = p.IsPointwise(R, S);
+            if (!Pointwise && (long)Crs * PQ > Array.MaxLength)
+                throw new NotSupportedException($"conv2d: im2col buffer of {Crs} x {PQ} elements is too large for one image");
+        }
+
+        public bool Pointwise { get; }
+        public int Cg => C / Groups;
+        public int Kg => K / Groups;
+        public int Crs => Cg * R * S;
+        public int PQ => P * Q;
+        public int HW => H * W;
+        public int ColLength => Pointwise ? 0 : Crs * PQ;
+
+        /// <summary>Images in parallel (each with a one-thread GEMM) when there are enough of them; else a parallel GEMM per image.</summary>
+        public bool ImagesInParallel => CpuParallel.Threads > 1 && N >= 2 * CpuParallel.Threads;
+    }
+
+    private static void ConvForward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        nint px = (nint)x, pw = (nint)w, pb = (nint)bias, py = (nint)y;
+        if (g.ImagesInParallel) CpuParallel.For(g.N, n => ForwardImage(g, n, (T*)px, (T*)pw, (T*)pb, (T*)py, parallelGemm: false));
+        else for (int n = 0; n < g.N; n++) ForwardImage(g, n, x, w, bias, y, parallelGemm: true);
+    }
+
+    private static void ForwardImage<T>(ConvGeometry g, int n, T* x, T* w, T* bias, T* y, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
+        try
+        {
+                for (int gi = 0; gi < g.Groups; gi++)
+                {
+                    T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;   // (Cg, H, W)
+                    T* yg = y + ((long)n * g.K + gi * g.Kg) * g.PQ;   // (Kg, P, Q)
+                    T* wg = w + (long)gi * g.Kg * g.Crs;              // (Kg, CRS)
+                    T beta = T.Zero;
+                    if (bias != null)
+                    {
+                        for (int k = 0; k < g.Kg; k++) new Span<T>(yg + (long)k * g.PQ, g.PQ).Fill(bias[gi * g.Kg + k]);
+                        beta = T.One;
+                    }
+                    if (g.Pointwise)
+                        CpuGemm.Run(false, false, g.Kg, g.PQ, g.Cg, T.One, wg, g.Crs, xg, g.HW, beta, yg, g.PQ, parallelGemm);
+                    else
+                    {
+                        Im2Col(g, xg, col);
+                        CpuGemm.Run(false, false, g.Kg, g.PQ, g.Crs, T.One, wg, g.Crs, col, g.PQ, beta, yg, g.PQ, parallelGemm);
+                    }
+                }
+        }
+        finally
+        {
+            ReturnScratch(col, colBytes);
+        }
+    }
+
+    private static void ConvBackwardData<T>(ConvGeometry g, T* w, T* dy, T* dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        nint pw = (nint)w, pdy = (nint)dy, pdx = (nint)dx;
+        if (g.ImagesInParallel) CpuParallel.For(g.N, n => BackwardDataImage(g, n, (T*)pw, (T*)pdy, (T*)pdx, parallelGemm: false));
+        else for (int n = 0; n < g.N; n++) BackwardDataImage(g, n, w, dy, dx, parallelGemm: true);
+    }
+
+    private static void BackwardDataImage<T>(ConvGeometry g, int n, T* w, T* dy, T* dx, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
+        try
+        {
+                for (int gi = 0; gi < g.Groups; gi++)
+                {
+                    T* dxg = dx + ((long)n * g.C + gi * g.Cg) * g.HW;  // (Cg, H, W)
+                    T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;  // (Kg, P, Q)
+                    T* wg = w + (long)gi * g.Kg * g.Crs;               // (Kg, CRS)
+                    if (g.Pointwise)
+                        CpuGemm.Run(true, false, g.Cg, g.HW, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, dxg, g.HW, parallelGemm);
+                    else
+                    {
+                        CpuGemm.Run(true, false, g.Crs, g.PQ, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, col, g.PQ, parallelGemm);
+                        new Span<T>(dxg, g.Cg * g.HW).Clear();
+                        Col2Im(g, col, dxg);
+                    }
+                }
+        }
+        finally
+        {
+            ReturnScratch(col, colBytes);
+        }
+    }
+
+    /// <summary>Images per weight-gradient chunk: chunk boundaries depend on N only (see Note [Deterministic CPU]).</summary>
+    private const int WeightGradChunks = 4;
+
+    private static void ConvBackwardWeights<T>(ConvGeometry g, T* x, T* dy, T* dw) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int chunks = Math.Min(g.N, WeightGradChunks);
+        int wLength = g.K * g.Crs;
+        if (chunks == 1)
+        {
+            WeightChunk(g, 0, g.N, x, dy, dw, parallelGemm: true);
+            return;
+        }
+        // Chunk 0 writes dw itself; the others write partial sums that are then added in chunk order.
+        var part = (T*)RentScratch<T>((long)(chunks - 1) * wLength, out long partBytes);
+        try
+        {
+            {
+                nint px = (nint)x, pdy = (nint)dy, pdw = (nint)dw, ppart = (nint)part;
+                int n = g.N;
+                CpuParallel.For(chunks, c =>
+                {
+                    T* dst = c == 0 ? (T*)pdw : (T*)ppart + (long)(c - 1) * wLength;
+                    WeightChunk(g, n * c / chunks, n * (c + 1) / chunks, (T*)px, (T*)pdy, dst, parallelGemm: false);
+                });
+                var sum = new Span<T>(dw, wLength);
+                for (int c = 1; c < chunks; c++)
+                    TensorPrimitives.Add(sum, new ReadOnlySpan<T>(part + (long)(c - 1) * wLength, wLength), sum);
+            }
+        }
+        finally
+        {
+            ReturnScratch(part, partBytes);
+        }
+    }
+
+    /// <summary>dst (K, CRS) = Σ over images [n0, n1), in order, of dy_g · col_gᵀ.</summary>
+    private static void WeightChunk<T>(ConvGeometry g, int n0, int n1, T* x, T* dy, T* dst, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
+        try
+        {
+                for (int n = n0; n < n1; n++)
+                {
+                    T beta = n == n0 ? T.Zero : T.One;
+                    for (int gi = 0; gi < g.Groups; gi++)
+                    {
+                        T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;
+                        T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;
+                        T* dwg = dst + (long)gi * g.Kg * g.Crs;
+                        if (g.Pointwise)
+                            CpuGemm.Run(false, true, g.Kg, g.Cg, g.PQ, T.One, dyg, g.PQ, xg, g.HW, beta, dwg, g.Crs, parallelGemm);
+                        else
+                        {
+                            Im2Col(g, xg, col);
+                            CpuGemm.Run(false, true, g.Kg, g.Crs, g.PQ, T.One, dyg, g.PQ, col, g.PQ, beta, dwg, g.Crs, parallelGemm);
+                        }
+                    }
+                }
+        }
+        finally
+        {
+            ReturnScratch(col, colBytes);
+        }
+    }
+
+    /// <summary>
+    /// Scratch (im2col columns, partial sums) from the caching allocator, so steady-state steps touch no
+    /// fresh pages (see Note [Host caching allocator]); null for zero elements. Return it in a finally.
+    /// </summary>
+    private static void* RentScratch<T>(long elements, out long roundedBytes) where T : unmanaged
+    {
+        roundedBytes = 0;
+        return elements == 0 ? null : (void*)CpuAllocator.Rent(elements * sizeof(T), out roundedBytes);
+    }
+
+    private static void ReturnScratch(void* p, long roundedBytes)
+    {
+        if (p != null) CpuAllocator.Return((nint)p, roundedBytes);
+    }
+
+    /// <summary>dbias[k] = Σ_n Σ_pq dy[n, k, pq], images added in order.</summary>
+    private static void ConvBackwardBias<T>(ConvGeometry g, T* dy, T* db) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        nint pdy = (nint)dy, pdb = (nint)db;
+        int chunks = CpuParallel.ChunkCount((long)g.K * g.N * g.PQ, 1 << 16);
+        CpuParallel.ForRanges(g.K, Math.Min(chunks, g.K), (_, start, len) =>
+        {
+            for (long k = start; k < start + len; k++)
+            {
+                T s = T.Zero;
+                for (int n = 0; n < g.N; n++)
+                    s += TensorPrimitives.Sum(new ReadOnlySpan<T>((T*)pdy + ((long)n * g.K + k) * g.PQ, g.PQ));
+                ((T*)pdb)[k] = s;
+            }
+        });
+    }
+
+    /// <summary>col (Cg*R*S, P*Q): row (c, r, s) holds x_g[c, p*sh - ph + r*dh, q*sw - pw + s*dw], zero outside the image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Im2Col<T>(ConvGeometry g, T* x, T* col) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int c = 0; c < g.Cg; c++)
+            for (int r = 0; r < g.R; r++)
+                for (int s = 0; s < g.S; s++)
+                {
+                    T* row = col + ((long)(c * g.R + r) * g.S + s) * g.PQ;
+                    int offH = r * g.DilationH - g.PadH, offW = s * g.DilationW - g.PadW;
+                    var (qLo, qHi) = ValidRange(offW, g.W, g.StrideW, g.Q);
+                    for (int p = 0; p < g.P; p++)
+                    {
+                        T* dst = row + (long)p * g.Q;
+                        int ih = p * g.StrideH + offH;
+                        if ((uint)ih >= (uint)g.H)
+                        {
+                            new Span<T>(dst, g.Q).Clear();
+                            continue;
+                        }
+                        T* src = x + ((long)c * g.H + ih) * g.W + offW; // src[q * strideW] for q in [qLo, qHi)
+                        for (int q = 0; q < qLo; q++) dst[q] = T.Zero;
+                        if (g.StrideW == 1)
+                            new ReadOnlySpan<T>(src + qLo, qHi - qLo).CopyTo(new Span<T>(dst + qLo, qHi - qLo));
+                        else
+                            for (int q = qLo; q < qHi; q++) dst[q] = src[(long)q * g.StrideW];
+                        for (int q = Math.Max(qHi, qLo); q < g.Q; q++) dst[q] = T.Zero;
+                    }
+                }
+    }
+
+    /// <summary>Adds col (Cg*R*S, P*Q) back into x_g (Cg, H, W): the adjoint of <see cref="Im2Col{T}"/>. Fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Col2Im<T>(ConvGeometry g, T* col, T* x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int c = 0; c < g.Cg; c++)
+            for (int r = 0; r < g.R; r++)
+                for (int s = 0; s < g.S; s++)
+                {
+                    T* row = col + ((long)(c * g.R + r) * g.S + s) * g.PQ;
+                    int offH = r * g.DilationH - g.PadH, offW = s * g.DilationW - g.PadW;
+                    var (qLo, qHi) = ValidRange(offW, g.W, g.StrideW, g.Q);
+                    if (qHi <= qLo) continue;
+                    for (int p = 0; p < g.P; p++)
+                    {
+                        int ih = p * g.StrideH + offH;
+                        if ((uint)ih >= (uint)g.H) continue;
+                        T* src = row + (long)p * g.Q;
+                        T* dst = x + ((long)c * g.H + ih) * g.W + offW;
+                        if (g.StrideW == 1)
+                        {
+                            var d = new Span<T>(dst + qLo, qHi - qLo);
+                            TensorPrimitives.Add(d, new ReadOnlySpan<T>(src + qLo, qHi - qLo), d);
+                        }
+                        else
+                            for (int q = qLo; q < qHi; q++) dst[(long)q * g.StrideW] += src[q];
+                    }
+                }
+    }
+
+    /// <summary>The output columns q in [lo, hi) whose input column q*stride + offset lies in [0, size).</summary>
+    private static (int Lo, int Hi) ValidRange(int offset, int size, int stride, int outSize)
+    {
+        int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        int hi = size - 1 - offset < 0 ? 0 : Math.Min(outSize, (size - 1 - offset) / stride + 1);
+        return (Math.Min(lo, outSize), Math.Max(hi, Math.Min(lo, outSize)));
+    }
+}
