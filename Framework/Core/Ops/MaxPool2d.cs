@@ -24,7 +24,8 @@ public static partial class Op
     /// Max pooling over square windows of a contiguous (N, C, H, W) tensor (a non-contiguous input is
     /// copied first). Output size per <see cref="Pool2dParams.OutputSize"/>: floor, or ceil with
     /// <paramref name="ceilMode"/> (Caffe, GoogLeNet). Padding is implicit minus infinity and must be at
-    /// most kernel / 2. Ties go to the first maximum in row-major order, which is where the gradient flows.
+    /// most kernel / 2. The gradient flows to the window's first maximum in row-major order (ties);
+    /// NaN propagates, as in PyTorch: a window holding NaN outputs NaN and routes its gradient to the first NaN.
     /// </summary>
     public static Tensor MaxPool2d(Tensor x, int kernel, int stride, int padding = 0, bool ceilMode = false) =>
         MaxPool2d(x, Pool2dParams.Square(kernel, stride, padding, ceilMode));
