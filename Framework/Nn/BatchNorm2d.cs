@@ -1,0 +1,44 @@
+namespace Kiln.Nn;
+
+/// <summary>
+/// Batch normalisation with running statistics, as torchvision names them (weight, bias,
+/// running_mean, running_var, num_batches_tracked). Training mode normalises with the batch and
+/// updates the running averages; evaluation mode uses the running averages.
+/// </summary>
+public sealed class BatchNorm2d : Module
+{
+    private long _batchesTracked = -1; // -1: not yet read from the buffer (which loading may have set)
+
+    public BatchNorm2d(int channels, double eps = 1e-5, double momentum = 0.1, bool affine = true)
+    {
+        Eps = eps;
+        Momentum = momentum;
+        if (affine)
+        {
+            Weight = RegisterParameter("weight", Tensor.Ones([channels]));
+            Bias = RegisterParameter("bias", Tensor.Zeros([channels]));
+        }
+        RegisterBuffer("running_mean", Tensor.Zeros([channels]));
+        RegisterBuffer("running_var", Tensor.Ones([channels]));
+        RegisterBuffer("num_batches_tracked", Tensor.Zeros([], DType.Int64));
+    }
+
+    public double Eps { get; }
+    public double Momentum { get; }
+    public Parameter? Weight { get; }
+    public Parameter? Bias { get; }
+    public Tensor RunningMean => Buffer("running_mean");
+    public Tensor RunningVar => Buffer("running_var");
+
+    public override Tensor Forward(Tensor x)
+    {
+        if (IsTraining)
+        {
+            var counter = Buffer("num_batches_tracked");
+            if (_batchesTracked < 0) _batchesTracked = (long)counter.Item();
+            _batchesTracked++;
+            Backend.Of(counter).Fill(counter, _batchesTracked);
+        }
+        return Op.BatchNorm2d(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, IsTraining, Momentum, Eps);
+    }
+}
