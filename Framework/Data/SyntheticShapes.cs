@@ -22,10 +22,10 @@ public sealed class SyntheticShapes(int imageSize = 16, ulong seed = 0)
             int label = g.NextInt(Classes);
             labels[n] = label;
             var img = pixels.Slice(n * 3 * plane, 3 * plane);
-            g.Normal<float>(img, 0, 0.3);
+            g.Normal<float>(img, 0, 0.6);
             int len = s / 2 + g.NextInt(s / 4);
             int r0 = g.NextInt(s - len + 1), c0 = g.NextInt(s - len + 1);
-            Span<float> colour = [0.8f + (float)g.NextDouble(), 0.8f + (float)g.NextDouble(), 0.8f + (float)g.NextDouble()];
+            Span<float> colour = [0.5f + (float)g.NextDouble(), 0.5f + (float)g.NextDouble(), 0.5f + (float)g.NextDouble()];
             for (int k = 0; k < len; k++)
             {
                 switch (label)
