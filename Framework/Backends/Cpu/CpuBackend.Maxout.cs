@@ -17,26 +17,35 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>Forward writes the group maxima into <paramref name="yOrDy"/>; backward routes dy to the first maximum.</summary>
-    private static void MaxoutKernel<T>(Span<T> x, Span<T> yOrDy, Span<T> dx, int outer, int channels, int inner, int p, bool backward)
+    private static unsafe void MaxoutKernel<T>(Span<T> x, Span<T> yOrDy, Span<T> dx, int outer, int channels, int inner, int p, bool backward)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int groups = channels / p;
         if (backward) dx.Clear();
-        for (int o = 0; o < outer; o++)
-            for (int g = 0; g < groups; g++)
-                for (int i = 0; i < inner; i++)
-                {
-                    int first = (o * channels + g * p) * inner + i;
-                    int best = first;
-                    for (int k = 1; k < p; k++)
-                    {
-                        int j = first + k * inner;
-                        if (x[j] > x[best]) best = j;
-                    }
-                    int outIndex = (o * groups + g) * inner + i;
-                    if (backward) dx[best] = yOrDy[outIndex];
-                    else yOrDy[outIndex] = x[best];
-                }
+        fixed (T* px = x, py = yOrDy, pdx = dx)
+        {
+            nint ix = (nint)px, iy = (nint)py, idx = (nint)pdx;
+            // Each outer index (image or row) reads and writes its own slices: coarse, disjoint chunks.
+            CpuParallel.ForRanges(outer, CpuParallel.ChunkCount((long)outer * channels * inner, 1 << 14), (_, start, len) =>
+            {
+                T* xs = (T*)ix, ys = (T*)iy, dxs = (T*)idx;
+                for (long o = start; o < start + len; o++)
+                    for (int g = 0; g < groups; g++)
+                        for (int i = 0; i < inner; i++)
+                        {
+                            long first = (o * channels + g * p) * inner + i;
+                            long best = first;
+                            for (int k = 1; k < p; k++)
+                            {
+                                long j = first + k * inner;
+                                if (xs[j] > xs[best]) best = j;
+                            }
+                            long outIndex = (o * groups + g) * inner + i;
+                            if (backward) dxs[best] = ys[outIndex];
+                            else ys[outIndex] = xs[best];
+                        }
+            });
+        }
     }
 
     public void L2NormalizeForward(Tensor x, Tensor y, int outer, int channels, int inner, double eps)
