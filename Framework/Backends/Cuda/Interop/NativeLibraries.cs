@@ -103,8 +103,7 @@ internal static unsafe class NativeLibraries
             {
                 // The driver is registered with the system loader: try the bare soname first.
                 var names = FileNames(Cuda, 0);
-                if (TryLoadFirst(names, [], bareNameFirst: true, tried, out nint h, out string? path)
-                    || TryLoadFirst(names, dirs, bareNameFirst: false, tried, out h, out path))
+                if (TryLoadFirst(names, dirs, BareName.First, tried, out nint h, out string? path))
                     return new Loaded(h, path, null);
                 return new Loaded(0, null, NotFound("libcuda.so.1 (the NVIDIA driver)", tried,
                     "install the NVIDIA driver, or point KILN_CUDA_LIB_PATH at the folder holding libcuda.so.1"));
@@ -146,7 +145,7 @@ internal static unsafe class NativeLibraries
     }
 
     private static Loaded? LoadFor(string logical, int major, IReadOnlyList<string> dirs, List<string> tried) =>
-        TryLoadFirst(FileNames(logical, major), dirs, bareNameFirst: false, tried, out nint h, out string? path)
+        TryLoadFirst(FileNames(logical, major), dirs, BareName.Last, tried, out nint h, out string? path)
             ? new Loaded(h, path, null) : null;
 
     private static Loaded LoadCudnn(IReadOnlyList<string> dirs, List<string> tried)
@@ -164,20 +163,23 @@ internal static unsafe class NativeLibraries
             foreach (var p in pending) tried.Add($"{p}: preload failed (missing dependency?)");
             if (TryLoadPath(shim, tried, out nint h)) return new Loaded(h, shim, null);
         }
-        if (TryLoadFirst(names, [], bareNameFirst: true, tried, out nint bare, out string? path))
+        if (TryLoadFirst(names, [], BareName.First, tried, out nint bare, out string? path))
             return new Loaded(bare, path, null);
         return new Loaded(0, null, NotFound("libcudnn.so.9 (cuDNN 9)", tried,
             "install cuDNN 9 (e.g. the nvidia-cudnn-cu12 wheel or NVIDIA's libcudnn9 packages), or set KILN_CUDA_LIB_PATH"));
     }
 
+    /// <summary>When to ask the system loader for the bare soname, relative to the directory scan.</summary>
+    internal enum BareName { First, Last, Never }
+
     /// <summary>
     /// Tries each file name in each directory (by full path), and by bare name through the system
-    /// loader (first or last). Appends one line per attempt to <paramref name="tried"/>.
+    /// loader (first, last or never). Appends one line per attempt to <paramref name="tried"/>.
     /// </summary>
-    internal static bool TryLoadFirst(IReadOnlyList<string> fileNames, IReadOnlyList<string> directories, bool bareNameFirst,
+    internal static bool TryLoadFirst(IReadOnlyList<string> fileNames, IReadOnlyList<string> directories, BareName bareName,
                                       List<string> tried, out nint handle, out string? loadedFrom)
     {
-        if (bareNameFirst && TryBare(fileNames, tried, out handle, out loadedFrom)) return true;
+        if (bareName == BareName.First && TryBare(fileNames, tried, out handle, out loadedFrom)) return true;
         foreach (var dir in directories)
             foreach (var file in fileNames)
             {
@@ -185,7 +187,7 @@ internal static unsafe class NativeLibraries
                 if (!File.Exists(full)) { tried.Add($"{full}: no such file"); continue; }
                 if (TryLoadPath(full, tried, out handle)) { loadedFrom = full; return true; }
             }
-        if (!bareNameFirst && TryBare(fileNames, tried, out handle, out loadedFrom)) return true;
+        if (bareName == BareName.Last && TryBare(fileNames, tried, out handle, out loadedFrom)) return true;
         handle = 0;
         loadedFrom = null;
         return false;
@@ -214,16 +216,18 @@ internal static unsafe class NativeLibraries
         catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
         {
             string what = Path.IsPathRooted(pathOrSoname) ? pathOrSoname : $"dlopen(\"{pathOrSoname}\") (ld.so.cache, LD_LIBRARY_PATH at start, /lib, /usr/lib)";
-            tried.Add($"{what}: {FirstLine(e.Message)}");
+            tried.Add($"{what}: {LoaderError(e.Message)}");
             handle = 0;
             return false;
         }
     }
 
-    private static string FirstLine(string s)
+    /// <summary>The dlerror text from .NET's message (its first line is generic advice about strace and LD_DEBUG).</summary>
+    private static string LoaderError(string message)
     {
-        int i = s.IndexOf('\n');
-        return (i < 0 ? s : s[..i]).Trim();
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var specific = lines.Skip(1).ToArray();
+        return specific.Length > 0 ? string.Join("; ", specific) : lines.FirstOrDefault() ?? message;
     }
 
     internal static string NotFound(string what, List<string> tried, string hint) =>
