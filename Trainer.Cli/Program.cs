@@ -13,6 +13,7 @@ public static class Program
     private static readonly Type[] Verbs =
     [
         typeof(BenchOptions),
+        typeof(DevicesOptions),
     ];
 
     public static int Main(string[] args)
@@ -36,6 +37,7 @@ public static class Program
             return options switch
             {
                 BenchOptions o => BenchCommand.Run(o),
+                DevicesOptions o => DevicesCommand.Run(o, Console.Out),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }

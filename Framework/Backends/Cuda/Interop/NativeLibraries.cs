@@ -137,7 +137,8 @@ internal static unsafe class NativeLibraries
             }
             return l;
         }
-        string what = string.Join(" or ", majors.SelectMany(m => FileNames(logical, m)).Distinct());
+        string what = string.Join(" or ", majors.SelectMany(m => FileNames(logical, m)).Distinct())
+                      + (logical == Cublas ? " (with libcublasLt of the same major, loaded first)" : "");
         string hint = s_cudaMajor != 0
             ? $"CUDA {s_cudaMajor} was fixed by {s_cudaMajorSource}; every CUDA library must have the same major"
             : cap < s_majors[0] ? $"the driver supports CUDA {cap} at most" : "install the CUDA runtime libraries (a toolkit, distribution packages or the nvidia-* pip wheels), or set KILN_CUDA_LIB_PATH";
