@@ -47,8 +47,12 @@ public sealed unsafe partial class CudaBackend
                     throw new ArgumentException($"sgd: parameter {i} needs float32 weight, grad and velocity of one shape, got {p.Weight}, {p.Grad}, {p.Velocity}");
             slots[i] = new SgdSlot
             {
-                W = ContiguousPtr(p.Weight, "sgd"), G = ContiguousPtr(p.Grad, "sgd"), V = ContiguousPtr(p.Velocity, "sgd"),
-                N = p.Weight.NumElements, Lr = p.LearningRate, Wd = p.WeightDecay,
+                W = ContiguousPtr(p.Weight, "sgd"),
+                G = ContiguousPtr(p.Grad, "sgd"),
+                V = ContiguousPtr(p.Velocity, "sgd"),
+                N = p.Weight.NumElements,
+                Lr = p.LearningRate,
+                Wd = p.WeightDecay,
             };
             maxN = Math.Max(maxN, slots[i].N);
         }

@@ -253,16 +253,16 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
                 break;
             case DType.Float64:
             case DType.Int64:
-            {
-                // fill_forward_f64 stores the 64 bits it is given: an int64 travels as its bit pattern.
-                double bits = t.DType == DType.Float64 ? value : BitConverter.Int64BitsToDouble((long)value);
-                void** args = stackalloc void*[3];
-                args[0] = &p;
-                args[1] = &bits;
-                args[2] = &n;
-                Launch1D("fill.cu", "fill_forward_f64", n, args);
-                break;
-            }
+                {
+                    // fill_forward_f64 stores the 64 bits it is given: an int64 travels as its bit pattern.
+                    double bits = t.DType == DType.Float64 ? value : BitConverter.Int64BitsToDouble((long)value);
+                    void** args = stackalloc void*[3];
+                    args[0] = &p;
+                    args[1] = &bits;
+                    args[2] = &n;
+                    Launch1D("fill.cu", "fill_forward_f64", n, args);
+                    break;
+                }
             default:
                 throw new InvalidOperationException($"fill on CUDA does not support {t.DType.Name()}");
         }

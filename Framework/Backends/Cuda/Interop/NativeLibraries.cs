@@ -100,14 +100,14 @@ internal static unsafe class NativeLibraries
         switch (logical)
         {
             case Cuda:
-            {
-                // The driver is registered with the system loader: try the bare soname first.
-                var names = FileNames(Cuda, 0);
-                if (TryLoadFirst(names, dirs, BareName.First, tried, out nint h, out string? path))
-                    return new Loaded(h, path, null);
-                return new Loaded(0, null, NotFound("libcuda.so.1 (the NVIDIA driver)", tried,
-                    "install the NVIDIA driver, or point KILN_CUDA_LIB_PATH at the folder holding libcuda.so.1"));
-            }
+                {
+                    // The driver is registered with the system loader: try the bare soname first.
+                    var names = FileNames(Cuda, 0);
+                    if (TryLoadFirst(names, dirs, BareName.First, tried, out nint h, out string? path))
+                        return new Loaded(h, path, null);
+                    return new Loaded(0, null, NotFound("libcuda.so.1 (the NVIDIA driver)", tried,
+                        "install the NVIDIA driver, or point KILN_CUDA_LIB_PATH at the folder holding libcuda.so.1"));
+                }
             case Cudnn:
                 return LoadCudnn(dirs, tried);
             default:
