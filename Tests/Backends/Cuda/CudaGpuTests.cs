@@ -55,6 +55,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void Tensor_RoundTrip_HostDeviceHost()
     {
+        CudaTestEnvironment.RequireKernels();
         var data = Random(1000, 1);
         using var g = Tensor.FromArray(data, [10, 100], Device.Cuda(0));
         Assert.Equal(data, g.ToArray<float>());
@@ -67,6 +68,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void Fill_AndStridedCopy_MatchCpu()
     {
+        CudaTestEnvironment.RequireKernels();
         using var f = Tensor.Full([3, 5], 2.5, DType.Float32, Device.Cuda(0));
         Assert.All(f.ToArray<float>(), v => Assert.Equal(2.5f, v));
         using var d = Tensor.Full([7], -1.25, DType.Float64, Device.Cuda(0));
@@ -88,6 +90,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void Elementwise_AddScaleMulRelu_MatchCpu()
     {
+        CudaTestEnvironment.RequireKernels();
         const int n = 100_003;   // not a multiple of the block size
         var a = Random(n, 3);
         var b = Random(n, 4);
@@ -122,6 +125,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void Sum_MatchesCpu_AndIsDeterministic()
     {
+        CudaTestEnvironment.RequireKernels();
         foreach (int n in (int[])[1, 255, 256, 1000, 1 << 20, 3_000_001])
         {
             var a = Random(n, n);
@@ -141,6 +145,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void SumBackward_FillsGradient()
     {
+        CudaTestEnvironment.RequireKernels();
         using var x = Tensor.FromArray(Random(1000, 9), [10, 100], Device.Cuda(0));
         x.RequiresGrad = true;
         using var m = Op.Mean(x);
@@ -166,6 +171,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void Sgemm_AllTransposeCombinations_MatchNaiveCpu_StrictFp32()
     {
+        CudaTestEnvironment.RequireCublas();
         var gpu = Gpu;
         bool saved = gpu.AllowTf32;
         gpu.AllowTf32 = false;
@@ -193,6 +199,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void Sgemm_Tf32_IsCloseToFp32()
     {
+        CudaTestEnvironment.RequireCublas();
         const int m = 64, n = 64, k = 256;
         var a = Random(m * k, 21);
         var b = Random(k * n, 22);
@@ -228,6 +235,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void SgdUpdate_BothFormsAndNesterov_MatchCpuReference()
     {
+        CudaTestEnvironment.RequireKernels();
         foreach (var form in (SgdMomentumForm[])[SgdMomentumForm.Caffe, SgdMomentumForm.PyTorch])
             foreach (bool nesterov in (bool[])[false, true])
             {
@@ -262,6 +270,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void NormalizeImages_MatchesCpuReference_WithFlip()
     {
+        CudaTestEnvironment.RequireKernels();
         const int n = 3, h = 5, w = 7, c = 3;
         var r = new Random(5);
         var pixels = new byte[n * h * w * c];
@@ -290,6 +299,7 @@ public sealed class CudaGpuTests
     [CudaFact]
     public void Kernels_CompileForThisDevice()
     {
+        CudaTestEnvironment.RequireKernels();
         foreach (var file in KernelCache.SourceFiles())
             Assert.NotEmpty(Gpu.Kernels.Get(file).Image);
     }

@@ -11,6 +11,10 @@ internal static class CudaTestEnvironment
     private static readonly Lazy<string?> s_noNvrtc = new(() =>
         NvrtcCompiler.IsAvailable(out string? whyNot) ? null : $"NVRTC not loadable: {whyNot}");
 
+    private static readonly Lazy<string?> s_noCublas = new(() =>
+        Kiln.Backends.Cuda.Interop.NativeLibraries.TryLoad(Kiln.Backends.Cuda.Interop.NativeLibraries.Cublas, out _, out string? whyNot)
+            ? null : $"cuBLAS not loadable: {whyNot}");
+
     /// <summary>Null when cuda:0 is usable, else why not.</summary>
     public static string? NoDeviceReason => s_noDevice.Value;
 
@@ -21,6 +25,20 @@ internal static class CudaTestEnvironment
     public static void RequireDevice()
     {
         if (NoDeviceReason is { } why) Assert.Skip(why);
+    }
+
+    /// <summary>Skips the running test, with the reason, unless a GPU is usable and its kernels can be compiled (NVRTC).</summary>
+    public static void RequireKernels()
+    {
+        RequireDevice();
+        RequireNvrtc();
+    }
+
+    /// <summary>Skips the running test, with the reason, unless a GPU and cuBLAS are usable.</summary>
+    public static void RequireCublas()
+    {
+        RequireDevice();
+        if (s_noCublas.Value is { } why) Assert.Skip(why);
     }
 
     /// <summary>Skips the running test, with the reason, unless NVRTC loads.</summary>

@@ -76,6 +76,21 @@ public sealed class NativeLibrariesTests
     }
 
     [Fact]
+    public void SearchDirectories_FallbackPathComesLast()
+    {
+        string fallback = Directory.CreateTempSubdirectory("kiln-fallback").FullName;
+        try
+        {
+            var dirs = NativeLibraries.SearchDirectories(k => k == "KILN_CUDA_FALLBACK_LIB_PATH" ? fallback : null);
+            Assert.Equal(fallback, dirs[^1]);
+        }
+        finally
+        {
+            Directory.Delete(fallback);
+        }
+    }
+
+    [Fact]
     public void SearchDirectories_FindsPythonWheelLayouts()
     {
         string venv = Directory.CreateTempSubdirectory("kiln-venv").FullName;

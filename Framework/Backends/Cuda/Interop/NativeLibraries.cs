@@ -11,7 +11,7 @@ namespace Kiln.Backends.Cuda.Interop;
 /// (directories or roots), <c>LD_LIBRARY_PATH</c>, <c>CUDA_HOME</c>/<c>CUDA_PATH</c>/<c>CUDNN_PATH</c>,
 /// Python wheel folders (<c>site-packages/nvidia/*/lib</c>, <c>nvidia/cu13/lib</c>),
 /// <c>/usr/local/cuda*/lib64</c>, <c>$CONDA_PREFIX/lib</c>, the system library folders, and finally
-/// the loader's own search by bare soname. <c>stubs</c> folders are never searched (the toolkit's
+/// <c>KILN_CUDA_FALLBACK_LIB_PATH</c>, and the loader's own search by bare soname. <c>stubs</c> folders are never searched (the toolkit's
 /// stub libcuda returns CUDA_ERROR_STUB_LIBRARY from every call).
 /// The CUDA major is chosen once: the newest major (13, 12, 11) not above the driver's whose library
 /// loads fixes it, and every later NVRTC/cuBLAS library must have the same major. When nothing loads,
@@ -286,6 +286,8 @@ internal static unsafe class NativeLibraries
         dirs.Add("/usr/local/cuda/compat");
         if (env("CONDA_PREFIX") is { Length: > 0 } conda) dirs.Add(Path.Combine(conda, "lib"));
         dirs.AddRange(["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib/aarch64-linux-gnu", "/usr/lib/wsl/lib", "/usr/lib"]);
+        // Last resort, after everything else (the GPU-check bundle ships an NVRTC here).
+        foreach (var p in SplitPath(env("KILN_CUDA_FALLBACK_LIB_PATH"))) AddRoot(p);
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<string>();
