@@ -337,6 +337,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         _disposed = true;
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(_stream.Value));
+        if (_copyStream is { } copy) CudaDriver.Check(CudaDriver.cuStreamSynchronize(copy.Value));
         _cublas?.Dispose();
         lock (_kernelLock)
         {
@@ -345,6 +346,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
             _functions.Clear();
         }
         Allocator.EmptyCache();
+        _copyStream?.Dispose();
         _stream.Dispose();
         _context.Dispose();
         t_currentContext = 0;

@@ -297,6 +297,51 @@ public sealed class CudaGpuTests
     }
 
     [CudaFact]
+    public void StagedUpload_DoubleBuffered_FeedsComputeInOrder()
+    {
+        CudaTestEnvironment.RequireKernels();
+        var gpu = Gpu;
+        const int n = 4096;
+        using var pinned = gpu.AllocatePinned(2L * n * sizeof(float));
+        using var bufA = Tensor.Empty([n], DType.Float32, Device.Cuda(0));
+        using var bufB = Tensor.Empty([n], DType.Float32, Device.Cuda(0));
+        Tensor[] slots = [bufA, bufB];
+        var free = new CudaEvent?[2];
+        double total = 0, expected = 0;
+        for (int step = 0; step < 6; step++)
+        {
+            int s = step % 2;
+            var host = pinned.AsSpan<float>().Slice(s * n, n);
+            for (int i = 0; i < n; i++) host[i] = step + i * 1e-3f;
+            expected += n * (double)step + 1e-3 * n * (n - 1) / 2;
+            using var uploaded = gpu.UploadAsync(pinned, (long)s * n * sizeof(float), slots[s], free[s]);
+            using var sum = Op.Sum(slots[s]);
+            free[s]?.Dispose();
+            free[s] = gpu.CreateEvent();
+            free[s]!.Record();
+            total += sum.Item();
+            uploaded.Synchronize();   // the host may now refill this half of the pinned buffer
+        }
+        foreach (var e in free) e?.Dispose();
+        Assert.True(Math.Abs(total - expected) <= 1e-5 * Math.Abs(expected), $"{total} vs {expected}");
+    }
+
+    [CudaFact]
+    public void Events_MeasureElapsedTime()
+    {
+        CudaTestEnvironment.RequireKernels();
+        using var start = Gpu.CreateEvent(timing: true);
+        using var stop = Gpu.CreateEvent(timing: true);
+        using var x = Tensor.Zeros([1 << 20], DType.Float32, Device.Cuda(0));
+        start.Record();
+        for (int i = 0; i < 10; i++) Gpu.Scale(x, 2, x);
+        stop.Record();
+        stop.Synchronize();
+        Assert.True(stop.IsComplete);
+        Assert.InRange(stop.ElapsedMsSince(start), 0f, 10_000f);
+    }
+
+    [CudaFact]
     public void Kernels_CompileForThisDevice()
     {
         CudaTestEnvironment.RequireKernels();
