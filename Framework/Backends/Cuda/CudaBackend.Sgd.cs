@@ -63,7 +63,10 @@ public sealed unsafe partial class CudaBackend
             CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(table.Pointer, s, (nuint)(slots.Length * sizeof(SgdSlot)), Stream));
         nint f = Function("sgd.cu", "sgd_update_multi_f32");
         int formValue = (int)form, nesterovValue = nesterov ? 1 : 0;
-        uint gridX = GridFor(maxN);
+        // Grid-stride, so any grid is correct; keep the total number of blocks near what fills the GPU
+        // rather than giving every small bias vector as many blocks as the largest weight.
+        int perLaunch = Math.Min(slots.Length, MaxSlotsPerLaunch);
+        uint gridX = (uint)Math.Min(GridFor(maxN), Math.Max(Info.MultiprocessorCount * 2L, Info.MultiprocessorCount * 32L / perLaunch));
         void** args = stackalloc void*[4];
         for (int start = 0; start < slots.Length; start += MaxSlotsPerLaunch)
         {

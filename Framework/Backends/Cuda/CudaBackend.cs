@@ -26,7 +26,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     internal static CudaBackend Create(int index)
     {
         if (!CudaDevice.TryCreate(index, out var device, out string? whyNot))
-            throw new InvalidOperationException($"cuda:{index} is not usable: {whyNot}. Use device cpu, or run `kiln devices` for details.");
+            throw new InvalidOperationException($"cuda:{index} is not usable (use device cpu; `kiln devices` shows what was found): {whyNot}");
         return new CudaBackend(device!);
     }
 
