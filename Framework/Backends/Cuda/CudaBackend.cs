@@ -339,6 +339,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(_stream.Value));
         if (_copyStream is { } copy) CudaDriver.Check(CudaDriver.cuStreamSynchronize(copy.Value));
         _cublas?.Dispose();
+        _cudnn?.Dispose();
         lock (_kernelLock)
         {
             foreach (var m in _modules.Values) m.Dispose();

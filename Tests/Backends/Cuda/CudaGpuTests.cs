@@ -342,6 +342,20 @@ public sealed class CudaGpuTests
     }
 
     [CudaFact]
+    public void CudnnRelu_MatchesOurKernel_Nchw()
+    {
+        CudaTestEnvironment.RequireKernels();
+        CudaTestEnvironment.RequireCudnn();
+        var data = Random(2 * 3 * 5 * 7, 31);
+        using var x = Tensor.FromArray(data, [2, 3, 5, 7], Device.Cuda(0));
+        using var ours = Tensor.EmptyLike(x);
+        using var theirs = Tensor.EmptyLike(x);
+        Gpu.ReluForward(x, ours);
+        Gpu.CudnnReluForward(x, theirs);
+        Assert.Equal(ours.ToArray<float>(), theirs.ToArray<float>());
+    }
+
+    [CudaFact]
     public void Kernels_CompileForThisDevice()
     {
         CudaTestEnvironment.RequireKernels();

@@ -15,6 +15,10 @@ internal static class CudaTestEnvironment
         Kiln.Backends.Cuda.Interop.NativeLibraries.TryLoad(Kiln.Backends.Cuda.Interop.NativeLibraries.Cublas, out _, out string? whyNot)
             ? null : $"cuBLAS not loadable: {whyNot}");
 
+    private static readonly Lazy<string?> s_noCudnn = new(() =>
+        Kiln.Backends.Cuda.Interop.NativeLibraries.TryLoad(Kiln.Backends.Cuda.Interop.NativeLibraries.Cudnn, out _, out string? whyNot)
+            ? null : $"cuDNN 9 not loadable: {whyNot}");
+
     /// <summary>Null when cuda:0 is usable, else why not.</summary>
     public static string? NoDeviceReason => s_noDevice.Value;
 
@@ -39,6 +43,13 @@ internal static class CudaTestEnvironment
     {
         RequireDevice();
         if (s_noCublas.Value is { } why) Assert.Skip(why);
+    }
+
+    /// <summary>Skips the running test, with the reason, unless a GPU and cuDNN 9 are usable.</summary>
+    public static void RequireCudnn()
+    {
+        RequireDevice();
+        if (s_noCudnn.Value is { } why) Assert.Skip(why);
     }
 
     /// <summary>Skips the running test, with the reason, unless NVRTC loads.</summary>
