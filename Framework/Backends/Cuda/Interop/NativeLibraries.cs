@@ -151,6 +151,10 @@ internal static unsafe class NativeLibraries
 
     private static Loaded LoadCudnn(IReadOnlyList<string> dirs, List<string> tried)
     {
+        // cuDNN dlopens libcublasLt and libnvrtc of its CUDA major by bare name when some engines run;
+        // having them loaded already (found wherever they are, e.g. in a wheel folder) satisfies that.
+        foreach (var dependency in (string[])[Nvrtc, Cublas])
+            if (!s_loaded.ContainsKey(dependency)) s_loaded[dependency] = LoadUncached(dependency);
         var names = FileNames(Cudnn, 9);
         // Find the shim's folder first, so its sub-libraries can be preloaded by full path: the shim
         // dlopens them by bare name, which only finds already-loaded objects or the loader's path.
