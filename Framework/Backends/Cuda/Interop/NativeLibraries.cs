@@ -119,6 +119,8 @@ internal static unsafe class NativeLibraries
     {
         int cap = DriverMajorCap();
         int[] majors = s_cudaMajor != 0 ? [s_cudaMajor] : s_majors.Where(m => m <= cap).ToArray();
+        if (majors.Length == 0)
+            return new Loaded(0, null, $"{logical}: the installed driver supports CUDA {cap} at most; Kiln needs CUDA 11, 12 or 13 libraries and a driver for them");
         foreach (int major in majors)
         {
             if (logical == Cublas)
