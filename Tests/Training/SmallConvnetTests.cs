@@ -70,9 +70,14 @@ public sealed class SmallConvnetTests
         using (y)
         using (var sgd = new Sgd(model.Parameters(), new SgdOptions { LearningRate = 0.01, Momentum = 0.9 }))
         {
+            CpuAllocator.TrackLiveBlocks = true;
             Step(model, sgd, x, y);
             long live = CpuAllocator.LiveBytes, blocks = CpuAllocator.LiveBlocks, reserved = CpuAllocator.ReservedBytes;
+            var sizes = CpuAllocator.LiveBlockSizes();
             for (int i = 0; i < 99; i++) Step(model, sgd, x, y);
+            var after = CpuAllocator.LiveBlockSizes();
+            CpuAllocator.TrackLiveBlocks = false;
+            Assert.True(sizes.SequenceEqual(after), $"live blocks by size after step 1: {string.Join(", ", sizes)}; after step 100: {string.Join(", ", after)}");
             Assert.Equal(blocks, CpuAllocator.LiveBlocks);
             Assert.Equal(live, CpuAllocator.LiveBytes);
             Assert.Equal(reserved, CpuAllocator.ReservedBytes);

@@ -25,6 +25,28 @@ public static unsafe class CpuAllocator
     /// <summary>Highest <see cref="LiveBytes"/> since start or <see cref="ResetPeak"/>.</summary>
     public static long PeakLiveBytes => Interlocked.Read(ref s_peakLiveBytes);
 
+    private static Dictionary<nint, long>? s_tracked;
+
+    /// <summary>
+    /// When on, every live block's size is recorded, so a leak can be described by
+    /// <see cref="LiveBlockSizes"/> (off by default: it costs a dictionary update per allocation).
+    /// </summary>
+    public static bool TrackLiveBlocks
+    {
+        get => s_tracked is not null;
+        set { lock (s_lock) s_tracked = value ? s_tracked ?? [] : null; }
+    }
+
+    /// <summary>Live blocks counted by rounded size (empty unless <see cref="TrackLiveBlocks"/> was on when they were allocated).</summary>
+    public static SortedDictionary<long, int> LiveBlockSizes()
+    {
+        var result = new SortedDictionary<long, int>();
+        lock (s_lock)
+            foreach (var size in s_tracked?.Values ?? Enumerable.Empty<long>())
+                result[size] = result.GetValueOrDefault(size) + 1;
+        return result;
+    }
+
     /// <summary>When false, blocks go straight back to the OS (for debugging with native tools).</summary>
     public static bool CachingEnabled { get; set; } = true;
 
@@ -55,6 +77,7 @@ public static unsafe class CpuAllocator
                 throw new OutOfMemoryException($"host allocation of {rounded} bytes failed ({ReservedBytes} bytes reserved by Kiln)");
             Interlocked.Add(ref s_reservedBytes, rounded);
         }
+        if (s_tracked is not null) lock (s_lock) s_tracked?.TryAdd(p, rounded);
         long live = Interlocked.Add(ref s_liveBytes, rounded);
         Interlocked.Increment(ref s_liveBlocks);
         long peak;
@@ -65,6 +88,7 @@ public static unsafe class CpuAllocator
 
     internal static void Return(nint p, long rounded)
     {
+        if (s_tracked is not null) lock (s_lock) s_tracked?.Remove(p);
         Interlocked.Add(ref s_liveBytes, -rounded);
         Interlocked.Decrement(ref s_liveBlocks);
         if (CachingEnabled)
