@@ -31,7 +31,7 @@ public sealed class SafetensorsFuzzTests
             var rng = new Random(20261125);
             var sw = Stopwatch.StartNew();
             int loaded = 0, rejected = 0;
-            const int iterations = 4000;
+            const int iterations = 10_000;
             for (int i = 0; i < iterations; i++)
             {
                 var bytes = Mutate(valid, headerEnd, rng, out string how);
