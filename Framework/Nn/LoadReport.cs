@@ -37,8 +37,12 @@ public sealed class LoadReport
             lines.Add($"  unexpected, not in the model ({Unexpected.Count}): " + string.Join(", ", Unexpected));
         if (Mismatched.Count > 0)
             lines.Add($"  mismatched shape or dtype ({Mismatched.Count}): " + string.Join("; ", Mismatched));
+        if (Mismatched.Any(m => ShapeOf(m.Checkpoint) == ShapeOf(m.Model)))
+            lines.Add("  dtypes are never converted on load: convert the file first (kiln weights convert IN OUT --to f32)");
         return string.Join(Environment.NewLine, lines);
     }
+
+    private static string? ShapeOf(string? description) => description?[..(description.LastIndexOf(' ') + 1)];
 
     public override string ToString() =>
         $"loaded {Loaded.Count}, missing {Missing.Count}, unexpected {Unexpected.Count}, mismatched {Mismatched.Count}" +

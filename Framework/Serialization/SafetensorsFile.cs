@@ -100,10 +100,10 @@ public sealed class SafetensorsFile : IDisposable
         ReadExactly(stream, prefix, name, null);
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
         if (n > MaxHeaderBytes)
-            throw new SafetensorsFormatException(name, null, $"header length {n} exceeds the limit of {MaxHeaderBytes} bytes");
+            throw new SafetensorsFormatException(name, null, $"header length {n} exceeds the limit of {MaxHeaderBytes} bytes" + ForeignFormatHint(prefix));
         if ((long)n > fileLength - 8)
             throw new SafetensorsFormatException(name, null,
-                $"header length {n} exceeds the file size: only {fileLength - 8} bytes follow the 8-byte prefix (truncated?)");
+                $"header length {n} exceeds the file size: only {fileLength - 8} bytes follow the 8-byte prefix (truncated?)" + ForeignFormatHint(prefix));
         if (n < 2)
             throw new SafetensorsFormatException(name, null, $"header length {n} is too small for a JSON object");
         var header = new byte[(int)n];
@@ -112,6 +112,20 @@ public sealed class SafetensorsFile : IDisposable
         var (entries, metadata) = ParseHeader(header, name);
         Validate(entries, dataLength, name);
         return new SafetensorsFile(stream, leaveOpen, name, (long)n, dataLength, entries, metadata);
+    }
+
+    /// <summary>
+    /// Fault scenario LD-11: PyTorch's .pt/.pth files are a zip archive or a raw pickle. Kiln never
+    /// unpickles anything (unpickling runs code); say what the file is and how to convert it.
+    /// </summary>
+    private static string ForeignFormatHint(ReadOnlySpan<byte> prefix)
+    {
+        bool zip = prefix[0] == (byte)'P' && prefix[1] == (byte)'K' && prefix[2] == 3 && prefix[3] == 4;
+        bool pickle = prefix[0] == 0x80 && prefix[1] is >= 2 and <= 5;
+        return zip || pickle
+            ? $"; this looks like a PyTorch {(zip ? "zip" : "pickle")} checkpoint (.pt/.pth), which Kiln does not read because unpickling can run code. " +
+              "Convert it offline in Python: safetensors.torch.save_file(torch.load(path, weights_only=True), 'model.safetensors')"
+            : "";
     }
 
     // ------------------------------------------------------------------ header

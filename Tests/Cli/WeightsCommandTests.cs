@@ -47,6 +47,13 @@ public sealed class WeightsCommandTests
     }
 
     [Fact]
+    public void Program_HasTheWeightsVerb_AndMapsErrorsToExitCode1()
+    {
+        Assert.Equal(1, Kiln.Cli.Program.Main(["weights", "inspect", Path.Combine(Path.GetTempPath(), "no-such-" + Guid.NewGuid().ToString("N"))]));
+        Assert.Equal(2, Kiln.Cli.Program.Main(["weights"]));
+    }
+
+    [Fact]
     public void Inspect_DamagedFile_ThrowsTheFormatError()
     {
         var dir = TempDir.Create();

@@ -88,15 +88,19 @@ public sealed class ModelWeightsTests
         state.Remove("0.bias");
         state["extra.weight"] = Tensor.Zeros([3]);
         state["1.running_mean"] = Tensor.Zeros([4], DType.Float64);
+        state["1.running_var"] = Tensor.Ones([1, 4]); // broadcastable, still a mismatch
         var before = Floats(model);
 
         var e = Assert.Throws<StateDictMismatchException>(() => model.LoadStateDict(state));
-        Assert.Contains("state dict does not match Sequential (missing 1, unexpected 1, mismatched 3); nothing was loaded", e.Message);
+        Assert.Contains("state dict does not match Sequential (missing 1, unexpected 1, mismatched 4); nothing was loaded", e.Message);
         Assert.Contains("0.bias (4) float32", e.Message);
         Assert.Contains("extra.weight (3) float32", e.Message);
         Assert.Contains("4.weight: checkpoint (1000, 100) float32, model (10, 100) float32", e.Message);
         Assert.Contains("4.bias: checkpoint (1000) float32, model (10) float32", e.Message);
         Assert.Contains("1.running_mean: checkpoint (4) float64, model (4) float32", e.Message);
+        Assert.Contains("1.running_var: checkpoint (1, 4) float32, model (4) float32", e.Message);
+        Assert.Contains("dtypes are never converted on load", e.Message);
+        Assert.Equal(4, e.Report.Mismatched.Count);
         Assert.Equal(before, Floats(model));
     }
 

@@ -172,6 +172,16 @@ public sealed class SafetensorsMalformedTests
         Assert.Contains("tensor 'z': dimension 1 of shape (0, 3000000000) exceeds Kiln's limit", e.Message);
     }
 
+    [Theory]
+    [InlineData(new byte[] { (byte)'P', (byte)'K', 3, 4, 20, 0, 0, 0, 8, 0, 0, 0 }, "PyTorch zip checkpoint")]
+    [InlineData(new byte[] { 0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8 }, "PyTorch pickle checkpoint")]
+    public void PickleCheckpoints_AreRefusedWithAConversionHint(byte[] start, string message)
+    {
+        var e = Fails([.. start, .. new byte[64]]);
+        Assert.Contains(message, e.Message);
+        Assert.Contains("safetensors.torch.save_file(torch.load(path, weights_only=True)", e.Message);
+    }
+
     [Fact]
     public void EmptyFileOfTensors_AndNullMetadata_AreValid()
     {
