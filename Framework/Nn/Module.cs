@@ -89,7 +89,7 @@ public abstract class Module : IDisposable
     public LoadReport LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
     {
         var sources = state.Select(kv => StateDictLoader.Of(kv.Key, kv.Value)).ToList();
-        return StateDictLoader.Load(this, sources, name => (state[name], false), strict, "state dict");
+        return StateDictLoader.Load(this, sources, (name, target) => StateDictLoader.CopyInto(state[name], target), strict, "state dict");
     }
 
     /// <summary>Called on every module after a load has copied new values into its tensors.</summary>

@@ -14,10 +14,12 @@ internal readonly record struct StateSource(string Name, long[] Shape, DType? DT
 /// copied into the module's existing tensors, on their device, so parameters keep their identity
 /// (optimisers and views that hold them stay valid). Dtypes must match exactly: a float64 file does
 /// not load into float32 parameters silently; convert it first (<c>kiln weights convert --to f32</c>).
+/// An I/O error while copying (a file truncated after its header was checked) leaves the module
+/// partly loaded; the exception says so by naming the tensor.
 /// </summary>
 internal static class StateDictLoader
 {
-    public static LoadReport Load(Module module, IReadOnlyList<StateSource> sources, Func<string, (Tensor Value, bool Owned)> fetch,
+    public static LoadReport Load(Module module, IReadOnlyList<StateSource> sources, Action<string, Tensor> copyInto,
                                   bool strict, string sourceName)
     {
         var targets = module.StateDict().ToList();
@@ -47,15 +49,7 @@ internal static class StateDictLoader
         {
             foreach (var (name, target) in matched)
             {
-                var (value, owned) = fetch(name);
-                try
-                {
-                    CopyInto(value, target);
-                }
-                finally
-                {
-                    if (owned) value.Dispose();
-                }
+                copyInto(name, target);
                 loaded.Add(name);
             }
         }
@@ -63,7 +57,8 @@ internal static class StateDictLoader
         return new LoadReport(loaded, missing, unexpected, mismatched);
     }
 
-    private static void CopyInto(Tensor source, Tensor target)
+    /// <summary>Copies values into an existing tensor of the same shape and dtype, across devices if needed.</summary>
+    internal static void CopyInto(Tensor source, Tensor target)
     {
         if (source.Device == target.Device)
         {

@@ -1,3 +1,4 @@
+using Kiln.Backends.Cpu;
 using Kiln.Nn;
 
 namespace Kiln.Serialization;
@@ -31,13 +32,26 @@ public static class ModelWeights
 
     /// <summary>
     /// Loads an open file into the module. Names, shapes and dtypes are checked from the header
-    /// alone; then each matching tensor is read, copied into the module and freed, one at a time.
+    /// alone; then each matching tensor is read straight into the module's tensor (CPU) or through a
+    /// CPU tensor freed at once (other devices), so memory stays at one tensor beyond the model.
     /// </summary>
     public static LoadReport Load(Module module, SafetensorsFile file, bool strict = true)
     {
         var sources = file.Entries
             .Select(e => new StateSource(e.Name, e.Shape.ToArray(), e.DType.ToKiln(), e.DType.ToKiln()?.Name() ?? e.DType.Code()))
             .ToList();
-        return StateDictLoader.Load(module, sources, name => (file.Load(name), true), strict, file.Name);
+        return StateDictLoader.Load(module, sources, (name, target) => LoadInto(file, file[name], target), strict, file.Name);
+    }
+
+    /// <summary>Reads straight into a CPU parameter's memory; elsewhere through a CPU tensor.</summary>
+    private static void LoadInto(SafetensorsFile file, SafetensorsEntry entry, Tensor target)
+    {
+        if (target.Device.Type == DeviceType.Cpu && target.IsContiguous)
+        {
+            file.ReadBytes(entry, CpuBackend.Bytes(target));
+            return;
+        }
+        using var host = file.Load(entry);
+        StateDictLoader.CopyInto(host, target);
     }
 }

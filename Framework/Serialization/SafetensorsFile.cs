@@ -8,7 +8,8 @@ namespace Kiln.Serialization;
 
 /// <summary>
 /// An open safetensors file: the header is read and fully validated on open, tensor data is read
-/// only when asked for (so <c>kiln weights inspect</c> touches the header only).
+/// only when asked for (so <c>kiln weights inspect</c> touches the header only). Not thread-safe:
+/// one reader per thread.
 /// </summary>
 /// <remarks>
 /// Note [Safetensors validation]. A file is hostile until proven otherwise. Before anything is
@@ -345,6 +346,8 @@ public sealed class SafetensorsFile : IDisposable
         if (offset < 0 || offset + destination.Length > entry.ByteLength)
             throw new ArgumentOutOfRangeException(nameof(offset), $"bytes [{offset}, {offset + destination.Length}) are outside tensor '{entry.Name}' ({entry.ByteLength} bytes)");
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_byName.TryGetValue(entry.Name, out var own) || !ReferenceEquals(own, entry))
+            throw new ArgumentException($"tensor '{entry.Name}' is not an entry of {Name}", nameof(entry));
         _stream.Position = DataStart + entry.Begin + offset;
         ReadExactly(_stream, destination, Name, entry.Name);
     }
