@@ -15,6 +15,7 @@ public static class Program
         typeof(BenchOptions),
         typeof(DemoOptions),
         typeof(DevicesOptions),
+        typeof(WeightsOptions),
     ];
 
     public static int Main(string[] args)
@@ -40,6 +41,7 @@ public static class Program
                 BenchOptions o => BenchCommand.Run(o),
                 DemoOptions o => DemoCommand.Run(o),
                 DevicesOptions o => DevicesCommand.Run(o, Console.Out),
+                WeightsOptions o => WeightsCommand.Run(o, Console.Out),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }

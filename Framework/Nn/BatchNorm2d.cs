@@ -41,4 +41,7 @@ public sealed class BatchNorm2d : Module
         }
         return Op.BatchNorm2d(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, IsTraining, Momentum, Eps);
     }
+
+    /// <summary>num_batches_tracked may have been overwritten: read it again at the next training step.</summary>
+    protected override void OnStateLoaded() => _batchesTracked = -1;
 }

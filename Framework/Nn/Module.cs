@@ -79,6 +79,28 @@ public abstract class Module : IDisposable
             foreach (var item in c.StateDict(prefix + n + ".")) yield return item;
     }
 
+    /// <summary>
+    /// Copies tensors into this module's parameters and buffers by dotted name (see Note [Loading state]).
+    /// Strict (the default): every model tensor must be present with the same shape and dtype, and
+    /// nothing else; otherwise a <see cref="StateDictMismatchException"/> lists every problem and nothing
+    /// is loaded. Non-strict: the tensors that match are loaded, the report lists the rest (fine-tuning
+    /// with a new head). The caller keeps ownership of <paramref name="state"/>.
+    /// </summary>
+    public LoadReport LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
+    {
+        var sources = state.Select(kv => StateDictLoader.Of(kv.Key, kv.Value)).ToList();
+        return StateDictLoader.Load(this, sources, (name, target) => StateDictLoader.CopyInto(state[name], target), strict, "state dict");
+    }
+
+    /// <summary>Called on every module after a load has copied new values into its tensors.</summary>
+    protected virtual void OnStateLoaded() { }
+
+    internal void NotifyStateLoaded()
+    {
+        OnStateLoaded();
+        foreach (var (_, c) in _children) c.NotifyStateLoaded();
+    }
+
     /// <summary>Total number of learnable values.</summary>
     public long ParameterCount => Parameters().Sum(p => p.NumElements);
 
