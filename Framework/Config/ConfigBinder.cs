@@ -114,6 +114,10 @@ public sealed class ConfigBinder
             prop.SetValue(target, BindValue(prop.PropertyType, value, keyPath, prop.GetValue(target)));
         }
         ValidateTree(target, path, map, validateChildren: false);
+        // Sections left out of the file keep their defaults, which must still be valid (a required key).
+        foreach (var (key, prop) in props)
+            if (!seen.Contains(key) && prop.GetValue(target) is { } child && IsRecord(child.GetType()))
+                ValidateTree(child, Join(path, key), map);
         return target;
     }
 
@@ -124,7 +128,7 @@ public sealed class ConfigBinder
             foreach (var (key, message) in v.Validate())
             {
                 YamlTreeNode? at = map;
-                string first = key.Split('.')[0];
+                string first = key.Split('.', '[')[0];
                 if (map is not null)
                     foreach (var (k, value) in map.Entries)
                         if (k.Value == first) at = value;
@@ -133,7 +137,7 @@ public sealed class ConfigBinder
         if (!validateChildren) return;
         foreach (var p in target.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
             if (p.GetIndexParameters().Length == 0 && p.GetValue(target) is { } child && IsRecord(child.GetType()))
-                ValidateTree(child, Join(path, ConfigNames.KeyOf(p)), null);
+                ValidateTree(child, Join(path, ConfigNames.KeyOf(p)), map);
     }
 
     private static bool IsRecord(Type t) => t.IsClass && t != typeof(string) && !typeof(IEnumerable).IsAssignableFrom(t);
