@@ -75,9 +75,9 @@ public sealed class ShardReader
                 }
                 if (group.Key is null) group.Start(key, entryOffset);
 
-                if (entry.Length < 0 || entry.Length > fileLength - stream.Position)
+                if (entry.Length < 0 || entry.Length > fileLength - entryOffset - 512)
                 {
-                    tarError = $"member {name} declares {entry.Length} bytes but the shard has {Math.Max(0, fileLength - stream.Position)} left (truncated at byte {fileLength})";
+                    tarError = $"member {name} at byte {entryOffset} declares {entry.Length} bytes but the shard has {Math.Max(0, fileLength - entryOffset - 512)} left (truncated at byte {fileLength})";
                 }
                 else if (entry.Length > MaxMemberBytes)
                 {
@@ -107,20 +107,21 @@ public sealed class ShardReader
             }
 
             // End of the archive, or a tar error: flush the current sample, then report the shard if broken.
+            // A sample whose image and label were both read is complete and kept; a partial one is the cut.
             if (tarError is not null || !trailerOk)
             {
-                if (group.Key is not null)
+                string detail = tarError ?? $"shard has no end-of-archive blocks (truncated at byte {fileLength})";
+                if (group.Key is not null && !group.IsComplete)
                 {
                     string key = group.Key;
                     long offset = group.Offset;
                     group.Clear();
-                    yield return new RawSample { Shard = Path, Key = key, Fault = BadSampleReason.TruncatedShard, Offset = offset,
-                        FaultDetail = tarError ?? $"shard has no end-of-archive blocks (truncated at byte {fileLength})" };
+                    yield return new RawSample { Shard = Path, Key = key, Fault = BadSampleReason.TruncatedShard, Offset = offset, FaultDetail = detail };
                 }
                 else
                 {
-                    yield return new RawSample { Shard = Path, Key = "", Fault = BadSampleReason.TruncatedShard, Offset = entryOffset,
-                        FaultDetail = tarError ?? $"shard has no end-of-archive blocks (truncated at byte {fileLength})" };
+                    if (group.Key is not null) yield return group.Emit(this, seen);
+                    yield return new RawSample { Shard = Path, Key = "", Fault = BadSampleReason.TruncatedShard, Offset = entryOffset, FaultDetail = detail };
                 }
             }
             else if (group.Key is not null)
@@ -167,6 +168,9 @@ public sealed class ShardReader
         private readonly HashSet<string> _exts = new(StringComparer.OrdinalIgnoreCase);
 
         public void Start(string key, long offset) { Key = key; Offset = offset; }
+
+        /// <summary>Image and label both read (or the sample is already bad for another reason).</summary>
+        public bool IsComplete => _fault is not null || _image is not null && _hasLabel;
 
         public void Fault(BadSampleReason reason, string detail)
         {
