@@ -144,7 +144,9 @@ public sealed class ImageDecoder
                     return DecodeResult.Bad(BadSampleReason.TruncatedImage, $"image data ends at row {ry0 + got} of {info.Height} (premature end)");
                 return DecodeResult.Ok;
             }
-            if (start is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput)
+            if (start == SKCodecResult.IncompleteInput)
+                return DecodeResult.Bad(BadSampleReason.TruncatedImage, "image data ends early (premature end)");
+            if (start == SKCodecResult.ErrorInInput)
                 return DecodeResult.Bad(BadSampleReason.CorruptImage, $"scanline decoder refused the image ({start})");
             // Anything else (e.g. an unsupported subset): decode the whole image below.
         }
