@@ -13,6 +13,7 @@ public static class Program
     private static readonly Type[] Verbs =
     [
         typeof(BenchOptions),
+        typeof(PackOptions),
     ];
 
     public static int Main(string[] args)
@@ -36,6 +37,7 @@ public static class Program
             return options switch
             {
                 BenchOptions o => BenchCommand.Run(o),
+                PackOptions o => PackCommand.Run(o),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }

@@ -98,4 +98,16 @@ public sealed class MnistTests
         Assert.Equal(2, again.ShardsKept);
         Assert.Equal(before, File.ReadAllBytes(outDir.File("mnist-train-000001.tar")));
     }
+
+    [Fact]
+    public void KilnPackMnist_WritesShardsAndReturnsZero()
+    {
+        using var src = new TempDir();
+        using var outDir = new TempDir();
+        WriteFixture(src.Path, 2, 2);
+        int code = Kiln.Cli.Program.Main(["pack", "mnist", "--source", src.Path, "--out", outDir.Path, "--shard-size", "3", "--test-fraction", "0"]);
+        Assert.Equal(0, code);
+        Assert.Equal(2, Directory.GetFiles(outDir.Path, "mnist-train-*.tar").Length);
+        Assert.Equal(1, Kiln.Cli.Program.Main(["pack", "mnist", "--source", src.File("nothere"), "--out", outDir.Path]));
+    }
 }
