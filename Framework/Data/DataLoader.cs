@@ -142,7 +142,7 @@ public sealed class DataLoader
                         quarantine.Flush();
                     }
                     Options.OnEvent?.Invoke(new DataEvent(DataEventKind.BadSample, epoch,
-                        $"bad sample {item.Shard}:{item.Key} ({reason}): {item.Detail}", bad));
+                        $"bad sample {item.Shard}:{item.Key} ({reason}): {item.Detail}", bad, health));
                     CheckBudget(health, epoch, final: false);
                     continue;
                 }

@@ -279,4 +279,39 @@ public sealed class DataLoaderTests
         }
         Assert.Equal(9, seen.Distinct().Count());
     }
+
+    [Theory]
+    [InlineData(1, false)]   // 0.05%: under the default 0.1% limit
+    [InlineData(10, true)]   // 0.5%
+    [InlineData(100, true)]  // 5%
+    public void ReadEpoch_DefaultBudget_StopsOnlyPastPointOnePercent(int badCount, bool stops)
+    {
+        using var dir = new TempDir();
+        var jpeg = DataFixtures.Encode(8, 8, (x, y) => ((byte)x, (byte)y, 0));
+        using (var w = new ShardWriter(dir.File("d-000000.tar")))
+        {
+            for (int i = 0; i < 2000; i++)
+                w.WriteSample($"k{i:D4}", jpeg, "jpg", i % 20 == 0 && i / 20 < badCount ? 5 : 1);
+            w.Complete();
+        }
+        var events = new List<DataEvent>();
+        var options = DataFixtures.SmallOptions(dir.File("d-000000.tar"), batch: 100, workers: 2) with
+        {
+            MinSamplesForBadFraction = 10_000, OnEvent = events.Add,
+            Transform = new TransformOptions { Mode = CropMode.Full, OutputSize = 8, Flip = false },
+        };
+        var run = () => new DataLoader(options).ReadEpoch(0).Sum(b => { using (b) return b.Count; });
+        if (stops)
+        {
+            var e = Assert.Throws<DataBudgetExceededException>(() => { run(); });
+            Assert.Equal(badCount, e.Health.Bad);
+            Assert.Contains($"LabelOutOfRange {badCount}", e.Message);
+        }
+        else
+        {
+            Assert.Equal(1999 - 1999 % 100, run());
+            Assert.Equal(1, events.Count(e => e.Kind == DataEventKind.BadSample));
+            Assert.Equal(1, events.First().Health!.Bad);
+        }
+    }
 }
