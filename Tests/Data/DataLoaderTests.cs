@@ -314,4 +314,15 @@ public sealed class DataLoaderTests
             Assert.Equal(1, events.First().Health!.Bad);
         }
     }
+
+    [Fact]
+    public void DataBench_SmallShard_ReportsEveryStage()
+    {
+        using var dir = new TempDir();
+        DataFixtures.WriteShards(dir.Path, [12]);
+        var r = DataBench.Run(DataFixtures.Spec(dir.Path, 1), 2, new TransformOptions { OutputSize = 16 }, maxImages: 10, batchSize: 4);
+        Assert.Equal(10, r.Images);
+        Assert.Equal(40, r.MeanWidth);
+        Assert.True(r.DecodeAugmentMsPerImage > 0 && r.LoaderImagesPerSecond > 0 && r.OneThreadImagesPerSecond > 0);
+    }
 }
