@@ -2,23 +2,6 @@ using System.Diagnostics;
 
 namespace Kiln.Data;
 
-/// <summary>Per-stage costs of the input pipeline on some shards (see <see cref="DataBench.Run"/>).</summary>
-public sealed record DataBenchResult(
-    int Images,
-    double MeanImageBytes,
-    double MeanWidth,
-    double MeanHeight,
-    double ReadMsPerImage,
-    double DecodeAugmentMsPerImage,
-    double DecodeAugmentCpuMsPerImage,
-    double CollateMsPerImage,
-    int Workers,
-    double LoaderImagesPerSecond)
-{
-    /// <summary>Single-thread images/s of read + decode + augment + collate.</summary>
-    public double OneThreadImagesPerSecond => 1000.0 / (ReadMsPerImage + DecodeAugmentMsPerImage + CollateMsPerImage);
-}
-
 /// <summary>
 /// Measures the pipeline stage by stage on one thread (tar read, decode + augment, collate copy),
 /// then the whole loader with N workers. Each timed pass runs after a warm-up pass over the same images.
@@ -81,8 +64,14 @@ public static class DataBench
             int n = samples.Count;
             var options = new LoaderOptions
             {
-                Shards = shards, Workers = workers, BatchSize = batchSize, Transform = transform, ShuffleBuffer = 0,
-                MaxBadFraction = 1, Mode = LoaderMode.Train, DropLast = false,
+                Shards = shards,
+                Workers = workers,
+                BatchSize = batchSize,
+                Transform = transform,
+                ShuffleBuffer = 0,
+                MaxBadFraction = 1,
+                Mode = LoaderMode.Train,
+                DropLast = false,
             };
             var loader = new DataLoader(options);
             double loaderRate = 0;

@@ -20,25 +20,25 @@ public static class Geometry
                 box = RandomResizedCrop(t, width, height, ref random);
                 break;
             case CropMode.ScaleJitter:
-            {
-                int shorter = random.NextInt(t.ShorterMin, t.ShorterMax);
-                box = RandomCropOfResized(width, height, shorter, s, ref random);
-                break;
-            }
+                {
+                    int shorter = random.NextInt(t.ShorterMin, t.ShorterMax);
+                    box = RandomCropOfResized(width, height, shorter, s, ref random);
+                    break;
+                }
             case CropMode.ResizeRandomCrop:
-            {
-                int ox = random.NextInt(0, t.Resize - s), oy = random.NextInt(0, t.Resize - s);
-                double fx = (double)width / t.Resize, fy = (double)height / t.Resize;
-                box = new CropBox(ox * fx, oy * fy, s * fx, s * fy, false);
-                break;
-            }
+                {
+                    int ox = random.NextInt(0, t.Resize - s), oy = random.NextInt(0, t.Resize - s);
+                    double fx = (double)width / t.Resize, fy = (double)height / t.Resize;
+                    box = new CropBox(ox * fx, oy * fy, s * fx, s * fy, false);
+                    break;
+                }
             case CropMode.ResizeCenterCrop:
-            {
-                int o = (int)Math.Round((t.Resize - s) / 2.0, MidpointRounding.ToEven);
-                double fx = (double)width / t.Resize, fy = (double)height / t.Resize;
-                box = new CropBox(o * fx, o * fy, s * fx, s * fy, false);
-                break;
-            }
+                {
+                    int o = (int)Math.Round((t.Resize - s) / 2.0, MidpointRounding.ToEven);
+                    double fx = (double)width / t.Resize, fy = (double)height / t.Resize;
+                    box = new CropBox(o * fx, o * fy, s * fx, s * fy, false);
+                    break;
+                }
             case CropMode.CenterCrop:
                 box = CenterOfResized(width, height, t.Resize, s);
                 break;

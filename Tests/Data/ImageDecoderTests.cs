@@ -7,7 +7,10 @@ public sealed class ImageDecoderTests
 {
     private static readonly TransformOptions Identity = new()
     {
-        Mode = CropMode.Full, Flip = false, OutputSize = 32, Normalization = Normalization.UnitRange,
+        Mode = CropMode.Full,
+        Flip = false,
+        OutputSize = 32,
+        Normalization = Normalization.UnitRange,
     };
 
     private static float[] Decode(byte[] bytes, TransformOptions t, out DecodeResult result, long index = 0, DecodeLimits? limits = null)

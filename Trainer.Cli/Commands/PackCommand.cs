@@ -43,36 +43,36 @@ public static class PackCommand
         switch (o.Kind.ToLowerInvariant())
         {
             case "mnist":
-            {
-                var progress = new Progress<string>(line => Console.Error.WriteLine(line));
-                var r = MnistPacker.Pack(o.Source, o.Out, o.ShardSize, o.TestFraction, progress);
-                Console.WriteLine($"train: {r.TrainSamples} samples in {r.TrainShards}");
-                Console.WriteLine($"test:  {r.TestSamples} samples in {r.TestShards}");
-                Console.WriteLine($"shards written {r.ShardsWritten}, kept {r.ShardsKept}");
-                return 0;
-            }
+                {
+                    var progress = new Progress<string>(line => Console.Error.WriteLine(line));
+                    var r = MnistPacker.Pack(o.Source, o.Out, o.ShardSize, o.TestFraction, progress);
+                    Console.WriteLine($"train: {r.TrainSamples} samples in {r.TrainShards}");
+                    Console.WriteLine($"test:  {r.TestSamples} samples in {r.TestShards}");
+                    Console.WriteLine($"shards written {r.ShardsWritten}, kept {r.ShardsKept}");
+                    return 0;
+                }
             case "folder":
-            {
-                var progress = new Progress<string>(line => Console.Error.WriteLine(line));
-                var r = FolderPacker.PackClassFolders(o.Source, o.Out, o.Prefix, o.ShardSize, o.Seed, progress);
-                foreach (var (path, reason) in r.Converted) Console.WriteLine($"converted {path}: {reason}");
-                foreach (var (path, reason) in r.Skipped) Console.WriteLine($"skipped {path}: {reason}");
-                Console.WriteLine($"{r.Samples} samples in {r.ShardSpec}; shards written {r.ShardsWritten}, kept {r.ShardsKept}; manifest {r.ManifestPath}");
-                return 0;
-            }
+                {
+                    var progress = new Progress<string>(line => Console.Error.WriteLine(line));
+                    var r = FolderPacker.PackClassFolders(o.Source, o.Out, o.Prefix, o.ShardSize, o.Seed, progress);
+                    foreach (var (path, reason) in r.Converted) Console.WriteLine($"converted {path}: {reason}");
+                    foreach (var (path, reason) in r.Skipped) Console.WriteLine($"skipped {path}: {reason}");
+                    Console.WriteLine($"{r.Samples} samples in {r.ShardSpec}; shards written {r.ShardsWritten}, kept {r.ShardsKept}; manifest {r.ManifestPath}");
+                    return 0;
+                }
             case "val":
-            {
-                if (o.Labels is null || o.Classes is null) throw new ArgumentException("pack val needs --labels and --classes");
-                var classes = FolderPacker.ReadClassIds(o.Classes);
-                var files = ValidationLabels.Read(o.Source, o.Labels, classes);
-                var progress = new Progress<string>(line => Console.Error.WriteLine(line));
-                string prefix = o.Prefix == "train" ? "val" : o.Prefix;
-                var r = FolderPacker.Pack(files, classes.Count, o.Out, prefix, o.ShardSize, seed: null, progress);
-                foreach (var (path, reason) in r.Converted) Console.WriteLine($"converted {path}: {reason}");
-                foreach (var (path, reason) in r.Skipped) Console.WriteLine($"skipped {path}: {reason}");
-                Console.WriteLine($"{r.Samples} samples in {r.ShardSpec}; shards written {r.ShardsWritten}, kept {r.ShardsKept}; manifest {r.ManifestPath}");
-                return 0;
-            }
+                {
+                    if (o.Labels is null || o.Classes is null) throw new ArgumentException("pack val needs --labels and --classes");
+                    var classes = FolderPacker.ReadClassIds(o.Classes);
+                    var files = ValidationLabels.Read(o.Source, o.Labels, classes);
+                    var progress = new Progress<string>(line => Console.Error.WriteLine(line));
+                    string prefix = o.Prefix == "train" ? "val" : o.Prefix;
+                    var r = FolderPacker.Pack(files, classes.Count, o.Out, prefix, o.ShardSize, seed: null, progress);
+                    foreach (var (path, reason) in r.Converted) Console.WriteLine($"converted {path}: {reason}");
+                    foreach (var (path, reason) in r.Skipped) Console.WriteLine($"skipped {path}: {reason}");
+                    Console.WriteLine($"{r.Samples} samples in {r.ShardSpec}; shards written {r.ShardsWritten}, kept {r.ShardsKept}; manifest {r.ManifestPath}");
+                    return 0;
+                }
             default:
                 throw new ArgumentException($"unknown pack kind '{o.Kind}'; expected mnist, folder or val");
         }
