@@ -26,6 +26,9 @@ public sealed class ImageDecoder
 
     public DecodeLimits Limits { get; }
 
+    /// <summary>Pixels the last <see cref="Decode"/> asked the codec for (width × height of the decoded region); for tests and benchmarks.</summary>
+    internal long LastDecodedPixels { get; private set; }
+
     /// <summary>Reads the header only: size and format, or why the bytes are not an image.</summary>
     public static DecodeResult Probe(ReadOnlySpan<byte> bytes, out int width, out int height, out SKEncodedImageFormat format)
     {
@@ -96,6 +99,7 @@ public sealed class ImageDecoder
         var decoded = DecodeRegion(codec, info, ref rx0, ref rx1, ry0, ry1);
         if (!decoded.Success) return decoded;
         int rw = rx1 - rx0, rh = ry1 - ry0, stride = 4 * rw;
+        LastDecodedPixels = (long)rw * rh;
         ReadOnlySpan<byte> region = _pixels.AsSpan(0, stride * rh);
 
         // Antialias a large remaining downscale with a box filter first.

@@ -98,6 +98,19 @@ public sealed class ImageDecoderTests
     }
 
     [Fact]
+    public void Decode_ToCrop_DecodesOnlyTheScaledRegion()
+    {
+        var bytes = DataFixtures.Encode(640, 480, Gradient, quality: 90);
+        var t = new TransformOptions { Mode = CropMode.CenterCrop, Resize = 80, OutputSize = 64, Normalization = Normalization.UnitRange };
+        var decoder = new ImageDecoder();
+        var dst = new float[t.SampleElements];
+        var random = new SampleRandom(1, 0, 0);
+        Assert.True(decoder.Decode(bytes, t, ref random, dst).Success);
+        // Centre 384x384 of 640x480 at DCT scale 2/8 (160x120) is about 98x98 pixels, not 307,200.
+        Assert.InRange(decoder.LastDecodedPixels, 64 * 64, 110 * 110);
+    }
+
+    [Fact]
     public void Decode_GreyJpeg_GivesThreeEqualChannels()
     {
         var bytes = DataFixtures.GrayJpeg(16, 16, (x, _) => (byte)(x * 16));
