@@ -27,15 +27,26 @@ public sealed class DataLoader
 {
     private readonly ConcurrentQueue<float[]> _samplePool = new();
     private readonly ConcurrentQueue<HostBatch> _batchPool = new();
-    private readonly object _quarantineGate = new();
+    private readonly ImageFolderSource? _folder;
 
-    /// <summary>Resolves and checks the shards now, so a missing or unreadable one fails before training starts.</summary>
+    /// <summary>
+    /// Resolves and checks the shards now, so a missing or unreadable one fails before training starts.
+    /// A spec that names a folder is read as a class-folder tree (<see cref="ImageFolderSource"/>).
+    /// </summary>
     public DataLoader(LoaderOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        Shards = ShardList.Resolve(options.Shards);
+        if (Directory.Exists(options.Shards))
+        {
+            _folder = new ImageFolderSource(options.Shards);
+            Shards = _folder.ShardNames;
+        }
+        else
+        {
+            Shards = ShardList.Resolve(options.Shards);
+        }
         Split = options.Split switch
         {
             RankSplit.Auto => options.Mode == LoaderMode.Eval || Shards.Count < options.WorldSize ? RankSplit.BySample : RankSplit.ByShard,
@@ -67,12 +78,14 @@ public sealed class DataLoader
     }
 
     /// <summary>The shards this rank reads in an epoch, in order.</summary>
-    public IReadOnlyList<string> RankShards(int epoch)
+    public IReadOnlyList<string> RankShards(int epoch) => RankShardIndices(epoch).Select(i => Shards[i]).ToList();
+
+    private List<int> RankShardIndices(int epoch)
     {
         var order = ShardOrder(epoch);
-        var mine = new List<string>();
+        var mine = new List<int>();
         for (int i = 0; i < order.Length; i++)
-            if (Split == RankSplit.BySample || i % Options.WorldSize == Options.Rank) mine.Add(Shards[order[i]]);
+            if (Split == RankSplit.BySample || i % Options.WorldSize == Options.Rank) mine.Add(order[i]);
         return mine;
     }
 
@@ -82,7 +95,7 @@ public sealed class DataLoader
     /// </summary>
     public IEnumerable<RawSample> RawStream(int epoch)
     {
-        var source = ReadShards(RankShards(epoch));
+        var source = ReadShards(RankShardIndices(epoch));
         if (Train && Options.ShuffleBuffer > 1)
         {
             int streamRank = Split == RankSplit.ByShard ? Options.Rank : 0;
@@ -308,12 +321,14 @@ public sealed class DataLoader
         }
     }
 
-    private IEnumerable<RawSample> ReadShards(IReadOnlyList<string> shards)
+    private IEnumerable<RawSample> ReadShards(List<int> shards)
     {
-        foreach (var shard in shards)
+        foreach (int shard in shards)
         {
-            var reader = new ShardReader(shard, Options.NumClasses, Options.MaxMemberBytes);
-            foreach (var sample in reader.ReadSamples()) yield return sample;
+            var samples = _folder is not null
+                ? _folder.Read(shard, Options.NumClasses)
+                : new ShardReader(Shards[shard], Options.NumClasses, Options.MaxMemberBytes).ReadSamples();
+            foreach (var sample in samples) yield return sample;
         }
     }
 

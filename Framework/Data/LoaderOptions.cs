@@ -3,7 +3,7 @@ namespace Kiln.Data;
 /// <summary>Settings of a <see cref="DataLoader"/>. Defaults suit ImageNet training.</summary>
 public sealed record LoaderOptions
 {
-    /// <summary>Shard spec (braces, globs, list file; see <see cref="ShardList"/>).</summary>
+    /// <summary>Shard spec (braces, globs, list file; see <see cref="ShardList"/>), or a class-folder tree (see <see cref="ImageFolderSource"/>).</summary>
     public required string Shards { get; init; }
     public LoaderMode Mode { get; init; } = LoaderMode.Train;
     public int BatchSize { get; init; } = 256;

@@ -91,4 +91,24 @@ public sealed class FolderPackerTests
         Assert.Equal((8, 9, 1), (w, h, c));
         Assert.False(JpegHeader.TryReadFrame(DataFixtures.Encode(4, 4, (_, _) => (0, 0, 0), SKEncodedImageFormat.Png), out _, out _, out _));
     }
+
+    [Fact]
+    public void DataLoader_ClassFolderTree_ReadDirectlyExactlyOnce()
+    {
+        using var src = new TempDir();
+        MakeTree(src.Path);
+        var events = new List<DataEvent>();
+        var options = DataFixtures.SmallOptions(src.Path, batch: 4) with { NumClasses = 3, DropLast = false, MaxBadFraction = 0.2, OnEvent = events.Add };
+        var keys = new List<string>();
+        foreach (var b in new DataLoader(options).ReadEpoch(0))
+            using (b)
+                for (int n = 0; n < b.Count; n++)
+                {
+                    keys.Add(b.Keys[n]);
+                    Assert.Equal(b.Keys[n][..3] switch { "n01" => 0, "n02" => 1, _ => 2 }, b.Labels[n]);
+                }
+        Assert.Equal(11, keys.Distinct().Count());
+        Assert.Contains("n01/n01_png", keys); // PNG named .JPEG decodes directly
+        Assert.Single(events, e => e.Sample?.Key == "n03/n03_bad");
+    }
 }
