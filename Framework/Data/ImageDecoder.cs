@@ -19,7 +19,8 @@ public sealed class ImageDecoder
     private byte[] _pixels = [];
     private byte[] _reduced = [];
     private readonly CropBox[] _views = new CropBox[10];
-    private readonly float[] _scale = new float[3], _bias = new float[3], _light = new float[3];
+    private readonly float[] _scale = new float[3], _bias = new float[3], _light = new float[3], _matrix = new float[9];
+    private readonly double[] _jitterM = new double[9], _jitterT = new double[3], _meanRgb = new double[3];
     private readonly int[] _sourceChannel = new int[3];
 
     public ImageDecoder(DecodeLimits? limits = null) => Limits = limits ?? new DecodeLimits();
@@ -117,14 +118,26 @@ public sealed class ImageDecoder
             reduce = factor;
         }
 
-        SetNormalisation(t);
+        if (t.HasColorJitter)
+        {
+            MeanRgb(region, rw, rh, stride, _meanRgb);
+            ColorJitter.Sample(ref random, t.Brightness, t.Contrast, t.Saturation, _meanRgb, _jitterM, _jitterT);
+            SetAffineNormalisation(t);
+        }
+        else
+        {
+            SetNormalisation(t);
+        }
         int viewElements = t.Channels * t.OutputSize * t.OutputSize;
         for (int i = 0; i < views.Length; i++)
         {
             var v = views[i];
             var box = new CropBox((v.X * fx - rx0) / reduce, (v.Y * fy - ry0) / reduce, v.Width * fx / reduce, v.Height * fy / reduce, v.Flip);
-            Resampler.ResampleToChw(region, rw, rh, stride, box, t.OutputSize, t.Channels, _sourceChannel, _scale, _bias,
-                dst.Slice(i * viewElements, viewElements));
+            var view = dst.Slice(i * viewElements, viewElements);
+            if (t.HasColorJitter)
+                Resampler.ResampleToChwAffine(region, rw, rh, stride, box, t.OutputSize, t.Channels, _matrix, _bias, view);
+            else
+                Resampler.ResampleToChw(region, rw, rh, stride, box, t.OutputSize, t.Channels, _sourceChannel, _scale, _bias, view);
         }
         return DecodeResult.Ok;
     }
@@ -186,6 +199,52 @@ public sealed class ImageDecoder
             _scale[c] = range / 255f / n.Std[c];
             _bias[c] = (light * range - n.Mean[c]) / n.Std[c];
         }
+    }
+
+    /// <summary>
+    /// Folds colour jitter (M, t on [0, 1] RGB), lighting and normalisation into one affine map per output
+    /// channel on 0–255 source pixels: out[c] = Σ_k A[c,k]·p[k] + b[c].
+    /// </summary>
+    private void SetAffineNormalisation(TransformOptions t)
+    {
+        var n = t.Normalization;
+        float range = n.PixelRange;
+        var luma = ColorJitter.Luma;
+        Span<double> row = stackalloc double[3];
+        for (int c = 0; c < t.Channels; c++)
+        {
+            // Row of the jittered RGB this output channel reads: one source channel, or luma for one channel.
+            row.Clear();
+            double offset = 0;
+            for (int j = 0; j < 3; j++)
+            {
+                double weight = t.Channels == 1 ? luma[j] : j == (n.Order == ChannelOrder.Rgb ? c : 2 - c) ? 1 : 0;
+                if (weight == 0) continue;
+                for (int k = 0; k < 3; k++) row[k] += weight * _jitterM[3 * j + k];
+                offset += weight * (_jitterT[j] + (t.Channels == 3 ? _light[j] : 0));
+            }
+            for (int k = 0; k < 3; k++) _matrix[3 * c + k] = (float)(row[k] / 255.0 * range / n.Std[c]);
+            _bias[c] = (float)((offset * range - n.Mean[c]) / n.Std[c]);
+        }
+    }
+
+    /// <summary>Mean RGB in [0, 1] of an RGBA region, from every 4th pixel of every 4th row.</summary>
+    private static void MeanRgb(ReadOnlySpan<byte> region, int width, int height, int stride, Span<double> mean)
+    {
+        long r = 0, g = 0, b = 0, count = 0;
+        for (int y = 0; y < height; y += 4)
+        {
+            var rowBytes = region.Slice(y * stride, 4 * width);
+            for (int x = 0; x < width; x += 4, count++)
+            {
+                r += rowBytes[4 * x];
+                g += rowBytes[4 * x + 1];
+                b += rowBytes[4 * x + 2];
+            }
+        }
+        mean[0] = r / (255.0 * count);
+        mean[1] = g / (255.0 * count);
+        mean[2] = b / (255.0 * count);
     }
 
     private static string Magic(ReadOnlySpan<byte> bytes) => Convert.ToHexString(bytes[..Math.Min(4, bytes.Length)]);

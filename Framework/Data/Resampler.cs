@@ -23,7 +23,22 @@ public static class Resampler
     /// stores to its plane, mirrored when flipping.
     /// </summary>
     public static void ResampleToChw(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
-        int channels, ReadOnlySpan<int> sourceChannel, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> dst)
+        int channels, ReadOnlySpan<int> sourceChannel, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> dst) =>
+        Resample(src, width, height, strideBytes, box, outSize, channels, sourceChannel, scale, default, bias, dst);
+
+    /// <summary>
+    /// As <see cref="ResampleToChw"/>, but each output channel is an affine mix of the source RGB:
+    /// <c>out[c] = Σ_k matrix[3c + k]·p[k] + bias[c]</c> (colour jitter and normalisation folded together).
+    /// </summary>
+    public static void ResampleToChwAffine(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
+        int channels, ReadOnlySpan<float> matrix, ReadOnlySpan<float> bias, Span<float> dst)
+    {
+        if (matrix.Length < 3 * channels) throw new ArgumentException($"affine resample needs {3 * channels} matrix entries, got {matrix.Length}");
+        Resample(src, width, height, strideBytes, box, outSize, channels, default, default, matrix, bias, dst);
+    }
+
+    private static void Resample(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
+        int channels, ReadOnlySpan<int> sourceChannel, ReadOnlySpan<float> scale, ReadOnlySpan<float> matrix, ReadOnlySpan<float> bias, Span<float> dst)
     {
         int plane = outSize * outSize;
         if (dst.Length < channels * plane) throw new ArgumentException($"output needs {channels * plane} floats, got {dst.Length}");
@@ -72,7 +87,25 @@ public static class Resampler
                 BlendRows(ref Unsafe.Add(ref s, (nint)y0 * strideBytes + 4 * xLo), ref Unsafe.Add(ref s, (nint)y1 * strideBytes + 4 * xLo),
                     (float)(fy - y0), ref rw, rowFloats);
                 int rowOut = oy * outSize;
-                if (channels == 3)
+                if (matrix.Length > 0)
+                {
+                    for (int c = 0; c < channels; c++)
+                    {
+                        float m0 = matrix[3 * c], m1 = matrix[3 * c + 1], m2 = matrix[3 * c + 2], b = bias[c];
+                        ref float p = ref Unsafe.Add(ref d, c * plane + rowOut);
+                        for (int x = 0; x < outSize; x++)
+                        {
+                            ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
+                            ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));
+                            float wx = Unsafe.Add(ref xw, x);
+                            float v0 = l + (r - l) * wx;
+                            float v1 = Unsafe.Add(ref l, 1) + (Unsafe.Add(ref r, 1) - Unsafe.Add(ref l, 1)) * wx;
+                            float v2 = Unsafe.Add(ref l, 2) + (Unsafe.Add(ref r, 2) - Unsafe.Add(ref l, 2)) * wx;
+                            Unsafe.Add(ref p, x) = m0 * v0 + m1 * v1 + m2 * v2 + b;
+                        }
+                    }
+                }
+                else if (channels == 3)
                 {
                     int c0 = sourceChannel[0], c1 = sourceChannel[1], c2 = sourceChannel[2];
                     float a0 = scale[0], a1 = scale[1], a2 = scale[2], b0 = bias[0], b1 = bias[1], b2 = bias[2];

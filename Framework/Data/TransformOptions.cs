@@ -22,6 +22,12 @@ public sealed record TransformOptions
     public int Resize { get; init; } = 256;
     /// <summary>Random horizontal flip with probability 1/2.</summary>
     public bool Flip { get; init; } = true;
+    /// <summary>Colour jitter strengths (fb.resnet.torch uses 0.4 each); 0 turns an operation off. See <see cref="ColorJitter"/>.</summary>
+    public double Brightness { get; init; }
+    public double Contrast { get; init; }
+    public double Saturation { get; init; }
+    /// <summary>Whether any colour jitter is on.</summary>
+    public bool HasColorJitter => Brightness > 0 || Contrast > 0 || Saturation > 0;
     /// <summary>σ of AlexNet's PCA lighting (0.1 in the paper); 0 turns it off.</summary>
     public double LightingStd { get; init; }
     public Normalization Normalization { get; init; } = Normalization.ImageNetRgb;
@@ -33,7 +39,7 @@ public sealed record TransformOptions
     public int SampleElements => Views * Channels * OutputSize * OutputSize;
 
     /// <summary>Whether any random draw is involved.</summary>
-    public bool IsRandom => Mode is CropMode.RandomResizedCrop or CropMode.ScaleJitter or CropMode.ResizeRandomCrop || Flip || LightingStd > 0;
+    public bool IsRandom => Mode is CropMode.RandomResizedCrop or CropMode.ScaleJitter or CropMode.ResizeRandomCrop || Flip || LightingStd > 0 || HasColorJitter;
 
     /// <summary>Training defaults: random-resized-crop 224 + flip, ImageNet RGB normalisation.</summary>
     public static TransformOptions Train { get; } = new();
@@ -54,6 +60,8 @@ public sealed record TransformOptions
         if (Mode is CropMode.ResizeRandomCrop or CropMode.CenterCrop or CropMode.TenCrop or CropMode.ResizeCenterCrop && Resize < OutputSize)
             problems.Add($"{Mode} needs resize {Resize} >= output size {OutputSize}");
         if (LightingStd < 0) problems.Add($"lighting std must be >= 0, got {LightingStd}");
+        if (Brightness is < 0 or > 1 || Contrast is < 0 or > 1 || Saturation is < 0 or > 1)
+            problems.Add($"colour jitter strengths must be in [0, 1], got brightness {Brightness}, contrast {Contrast}, saturation {Saturation}");
         if (LightingStd > 0 && Channels != 3) problems.Add("PCA lighting needs 3 channels");
         try { Normalization.Validate(Channels); } catch (ArgumentException e) { problems.Add(e.Message); }
         if (problems.Count > 0) throw new ArgumentException("transform: " + string.Join("; ", problems));
