@@ -89,20 +89,26 @@ public static class Resampler
                 int rowOut = oy * outSize;
                 if (matrix.Length > 0)
                 {
-                    for (int c = 0; c < channels; c++)
+                    // One pass: interpolate R, G, B once, then mix into every output channel.
+                    int last = channels - 1;
+                    float m00 = matrix[0], m01 = matrix[1], m02 = matrix[2], b0 = bias[0];
+                    float m10 = matrix[3 * Math.Min(1, last)], m11 = matrix[3 * Math.Min(1, last) + 1], m12 = matrix[3 * Math.Min(1, last) + 2], b1 = bias[Math.Min(1, last)];
+                    float m20 = matrix[3 * last], m21 = matrix[3 * last + 1], m22 = matrix[3 * last + 2], b2 = bias[last];
+                    ref float p0 = ref Unsafe.Add(ref d, rowOut);
+                    ref float p1 = ref Unsafe.Add(ref d, Math.Min(1, last) * plane + rowOut);
+                    ref float p2 = ref Unsafe.Add(ref d, last * plane + rowOut);
+                    for (int x = 0; x < outSize; x++)
                     {
-                        float m0 = matrix[3 * c], m1 = matrix[3 * c + 1], m2 = matrix[3 * c + 2], b = bias[c];
-                        ref float p = ref Unsafe.Add(ref d, c * plane + rowOut);
-                        for (int x = 0; x < outSize; x++)
-                        {
-                            ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
-                            ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));
-                            float wx = Unsafe.Add(ref xw, x);
-                            float v0 = l + (r - l) * wx;
-                            float v1 = Unsafe.Add(ref l, 1) + (Unsafe.Add(ref r, 1) - Unsafe.Add(ref l, 1)) * wx;
-                            float v2 = Unsafe.Add(ref l, 2) + (Unsafe.Add(ref r, 2) - Unsafe.Add(ref l, 2)) * wx;
-                            Unsafe.Add(ref p, x) = m0 * v0 + m1 * v1 + m2 * v2 + b;
-                        }
+                        ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
+                        ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));
+                        float wx = Unsafe.Add(ref xw, x);
+                        float v0 = l + (r - l) * wx;
+                        float v1 = Unsafe.Add(ref l, 1) + (Unsafe.Add(ref r, 1) - Unsafe.Add(ref l, 1)) * wx;
+                        float v2 = Unsafe.Add(ref l, 2) + (Unsafe.Add(ref r, 2) - Unsafe.Add(ref l, 2)) * wx;
+                        // With one channel all three rows are row 0 and the same value is stored three times.
+                        Unsafe.Add(ref p2, x) = m20 * v0 + m21 * v1 + m22 * v2 + b2;
+                        Unsafe.Add(ref p1, x) = m10 * v0 + m11 * v1 + m12 * v2 + b1;
+                        Unsafe.Add(ref p0, x) = m00 * v0 + m01 * v1 + m02 * v2 + b0;
                     }
                 }
                 else if (channels == 3)
