@@ -297,7 +297,16 @@ public sealed class DataLoader
                     // Evaluation and BySample: augmentation keyed by the global index so it does not depend on the world size.
                     long key = Split == RankSplit.BySample ? index * Options.WorldSize + Options.Rank : index;
                     var random = new SampleRandom(Options.Seed, stream, key);
-                    var result = decoder.Decode(raw.ImageSpan, transform, ref random, pixels);
+                    DecodeResult result;
+                    try
+                    {
+                        result = decoder.Decode(raw.ImageSpan, transform, ref random, pixels);
+                    }
+                    catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
+                    {
+                        // A decoder failure we did not classify is still this sample's problem, not the run's: record it with its cause.
+                        result = DecodeResult.Bad(BadSampleReason.CorruptImage, $"decoder threw {e.GetType().Name}: {e.Message}");
+                    }
                     if (result.Success)
                         reorder.Put(index, new Decoded(raw.Shard, raw.Key, raw.Label, pixels, null, ""));
                     else

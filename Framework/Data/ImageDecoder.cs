@@ -13,6 +13,12 @@ namespace Kiln.Data;
 /// decoder with an x-subset, skipping rows above). Other formats are decoded whole. What remains is
 /// a downscale below 2× in the usual case, which the bilinear pass in <see cref="Resampler"/> handles;
 /// larger remaining downscales are box-filtered first so thin lines do not alias.
+///
+/// Note [Truncated JPEG and scanlines]: SkiaSharp's scanline decoder crashed the process (SIGSEGV,
+/// found by FuzzTests) on a JPEG cut off before its end, in Skia's filling of the rows it could not
+/// decode. Two guards: decoders are told the buffer is zero-initialised, so Skia does not fill (we
+/// never use the pixels of an incomplete image), and the region path is taken only for a JPEG that
+/// ends with its EOI marker; a truncated one goes through the whole-image decoder and is reported.
 /// </summary>
 public sealed class ImageDecoder
 {
@@ -88,7 +94,7 @@ public sealed class ImageDecoder
 
         // Region to decode, in scaled pixels, with a pixel of margin for the bilinear taps.
         int rx0 = 0, ry0 = 0, rx1 = scaled.Width, ry1 = scaled.Height;
-        if (jpeg && Limits.DecodeToCrop && codec.ScanlineOrder == SKCodecScanlineOrder.TopDown)
+        if (jpeg && Limits.DecodeToCrop && codec.ScanlineOrder == SKCodecScanlineOrder.TopDown && JpegHeader.EndsWithEoi(bytes))
         {
             rx0 = Math.Clamp((int)Math.Floor(ux0 * fx) - 1, 0, scaled.Width - 1);
             rx1 = Math.Clamp((int)Math.Ceiling(ux1 * fx) + 1, rx0 + 1, scaled.Width);
@@ -151,7 +157,9 @@ public sealed class ImageDecoder
             int rw = rx1 - rx0, rows = ry1 - ry0;
             EnsurePixels(4L * rw * rows);
             var subset = new SKRectI(rx0, 0, rx1, info.Height);
-            var start = codec.StartScanlineDecode(info, new SKCodecOptions(subset));
+            // ZeroInitialized.Yes: Skia then leaves the rows of an incomplete image alone instead of filling
+            // them, a path that crashed on truncated input (see Note [Truncated JPEG and scanlines]).
+            var start = codec.StartScanlineDecode(info, new SKCodecOptions(SKZeroInitialized.Yes, subset));
             if (start == SKCodecResult.Success)
             {
                 if (ry0 > 0 && !codec.SkipScanlines(ry0))
@@ -170,8 +178,7 @@ public sealed class ImageDecoder
         rx0 = 0;
         rx1 = info.Width;
         EnsurePixels(4L * info.Width * info.Height);
-        int skip = 0;
-        var result = codec.GetPixels(info, Marshal.UnsafeAddrOfPinnedArrayElement(_pixels, 0), info.RowBytes, new SKCodecOptions(skip));
+        var result = codec.GetPixels(info, Marshal.UnsafeAddrOfPinnedArrayElement(_pixels, 0), info.RowBytes, new SKCodecOptions(SKZeroInitialized.Yes));
         return result switch
         {
             SKCodecResult.Success => DecodeResult.Ok,

@@ -33,4 +33,12 @@ public static class JpegHeader
         }
         return false;
     }
+
+    /// <summary>True when the data ends with the EOI marker (FF D9), ignoring trailing zero padding: the file was not cut short.</summary>
+    public static bool EndsWithEoi(ReadOnlySpan<byte> bytes)
+    {
+        int end = bytes.Length;
+        while (end > 0 && bytes[end - 1] == 0) end--;
+        return end >= 4 && bytes[end - 2] == 0xFF && bytes[end - 1] == 0xD9;
+    }
 }
