@@ -62,6 +62,27 @@ public sealed class DataLoader
     private bool Train => Options.Mode == LoaderMode.Train;
     private int SampleElements => Options.Transform.SampleElements;
 
+    /// <summary>
+    /// A hash of everything that decides which samples come in which order: shard names and sizes, seed,
+    /// batch size, shuffle settings, rank split and world size. A checkpoint stores it with its
+    /// <see cref="LoaderPosition"/>; resuming with a different fingerprint would not reproduce the run.
+    /// (Augmentation settings are not included: they change pixels, not order.)
+    /// </summary>
+    public string Fingerprint()
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append($"mode={Options.Mode};seed={Options.Seed};batch={Options.BatchSize};buffer={Options.ShuffleBuffer};");
+        text.Append($"shuffleShards={Options.ShuffleShards};split={Split};world={Options.WorldSize};dropLast={Options.EffectiveDropLast};");
+        text.Append($"classes={Options.NumClasses};");
+        foreach (var shard in Shards)
+        {
+            long length = File.Exists(shard) ? new FileInfo(shard).Length : -1;
+            text.Append($"{Path.GetFileName(shard)}:{length};");
+        }
+        if (_folder is not null) text.Append($"folderFiles={_folder.Count};");
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text.ToString())))[..16];
+    }
+
     /// <summary>The shard order of an epoch (all ranks): a seeded permutation in training, file order in evaluation.</summary>
     public int[] ShardOrder(int epoch)
     {

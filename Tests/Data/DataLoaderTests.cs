@@ -335,4 +335,18 @@ public sealed class DataLoaderTests
         Assert.Equal(40, r.MeanWidth);
         Assert.True(r.DecodeAugmentMsPerImage > 0 && r.LoaderImagesPerSecond > 0 && r.OneThreadImagesPerSecond > 0);
     }
+
+    [Fact]
+    public void Fingerprint_ChangesWithOrderRelevantSettingsAndShardSizes()
+    {
+        using var dir = new TempDir();
+        DataFixtures.WriteShards(dir.Path, [3, 4]);
+        var spec = DataFixtures.Spec(dir.Path, 2);
+        string a = new DataLoader(DataFixtures.SmallOptions(spec)).Fingerprint();
+        Assert.Equal(a, new DataLoader(DataFixtures.SmallOptions(spec) with { Workers = 1 }).Fingerprint());
+        Assert.NotEqual(a, new DataLoader(DataFixtures.SmallOptions(spec, seed: 99)).Fingerprint());
+        Assert.NotEqual(a, new DataLoader(DataFixtures.SmallOptions(spec, batch: 5)).Fingerprint());
+        DataFixtures.WriteShards(dir.Path, [3, 5]);
+        Assert.NotEqual(a, new DataLoader(DataFixtures.SmallOptions(spec)).Fingerprint());
+    }
 }
