@@ -18,6 +18,7 @@ public sealed class FolderPackerTests
         }
         File.WriteAllBytes(Path.Combine(root, "n01", "n01_png.JPEG"), DataFixtures.Encode(20, 20, (x, y) => (10, 20, 30), SKEncodedImageFormat.Png));
         File.WriteAllBytes(Path.Combine(root, "n02", "n02_grey.JPEG"), DataFixtures.GrayJpeg(20, 20, (x, y) => 100));
+        File.WriteAllBytes(Path.Combine(root, "n02", "n02_cmyk.JPEG"), CmykJpeg.Solid(16, 16, 200, 100, 50, 255));
         File.WriteAllBytes(Path.Combine(root, "n03", "n03_bad.JPEG"), [0xFF, 0xD8, 0xFF, 0xE0, 0, 0, 1]);
         File.WriteAllText(Path.Combine(root, "n03", "notes.txt"), "not an image");
     }
@@ -29,19 +30,21 @@ public sealed class FolderPackerTests
         using var outDir = new TempDir();
         MakeTree(src.Path);
         var report = FolderPacker.PackClassFolders(src.Path, outDir.Path, samplesPerShard: 4, seed: 3);
-        Assert.Equal(11, report.Samples);
-        Assert.Equal(3, report.ShardsWritten);
-        Assert.Single(report.Converted);
-        Assert.Contains("n01_png", report.Converted[0].Path);
-        Assert.Contains("PNG", report.Converted[0].Reason);
+        Assert.Equal(12, report.Samples);
+        Assert.Equal(4, report.ShardsWritten);
+        Assert.Equal(2, report.Converted.Count);
+        var png = report.Converted.Single(c => c.Path.Contains("n01_png"));
+        Assert.Contains("PNG", png.Reason);
+        var cmyk = report.Converted.Single(c => c.Path.Contains("n02_cmyk"));
+        Assert.Contains("CMYK", cmyk.Reason);
         Assert.Single(report.Skipped);
         Assert.Contains("n03_bad", report.Skipped[0].Path);
 
         var classes = JsonDocument.Parse(File.ReadAllText(outDir.File("classes.json"))).RootElement;
         Assert.Equal("n01", classes[0].GetProperty("id").GetString());
         var manifest = JsonDocument.Parse(File.ReadAllText(report.ManifestPath)).RootElement;
-        Assert.Equal(11, manifest.GetProperty("samples").GetInt32());
-        Assert.Equal([4, 4, 3], manifest.GetProperty("samplesPerClass").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(12, manifest.GetProperty("samples").GetInt32());
+        Assert.Equal([4, 5, 3], manifest.GetProperty("samplesPerClass").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(64, manifest.GetProperty("shards")[0].GetProperty("sha256").GetString()!.Length);
 
         var options = DataFixtures.SmallOptions(report.ShardSpec, batch: 4) with { Mode = LoaderMode.Eval, NumClasses = 3, DropLast = false };
@@ -52,9 +55,26 @@ public sealed class FolderPackerTests
                 {
                     keys.Add(b.Keys[n]);
                     Assert.Equal(b.Keys[n][..3] switch { "n01" => 0, "n02" => 1, _ => 2 }, b.Labels[n]);
+                    if (b.Keys[n] == "n02/n02_cmyk")
+                    {
+                        // Stored as an RGB JPEG with the CMYK file's colour (normalised with ImageNet statistics).
+                        float red = b.Data[n * 768 + 8 * 16 + 8] * 0.229f + 0.485f;
+                        Assert.Equal(200, red * 255, 4.0);
+                    }
                 }
-        Assert.Equal(11, keys.Distinct().Count());
+        Assert.Equal(12, keys.Distinct().Count());
         Assert.Contains("n01/n01_png", keys);
+        Assert.Contains("n02/n02_cmyk", keys);
+        foreach (var shard in ShardList.Resolve(report.ShardSpec))
+            foreach (var sample in new ShardReader(shard, 3).ReadSamples())
+            {
+                if (sample.Key == "n02/n02_cmyk")
+                {
+                    Assert.True(JpegHeader.TryReadFrame(sample.ImageSpan, out _, out _, out int components));
+                    Assert.Equal(3, components);
+                }
+                sample.Release();
+            }
     }
 
     [Fact]
@@ -69,7 +89,7 @@ public sealed class FolderPackerTests
         File.WriteAllBytes(outDir.File("train-000002.tar.tmp"), [1, 2, 3]); // a shard cut off mid-write
         var report = FolderPacker.PackClassFolders(src.Path, outDir.Path, samplesPerShard: 4, seed: 3);
         Assert.Equal(1, report.ShardsWritten);
-        Assert.Equal(2, report.ShardsKept);
+        Assert.Equal(3, report.ShardsKept);
         Assert.Equal(before, File.ReadAllBytes(outDir.File("train-000001.tar")));
         Assert.False(File.Exists(outDir.File("train-000002.tar.tmp")));
     }
@@ -107,8 +127,9 @@ public sealed class FolderPackerTests
                     keys.Add(b.Keys[n]);
                     Assert.Equal(b.Keys[n][..3] switch { "n01" => 0, "n02" => 1, _ => 2 }, b.Labels[n]);
                 }
-        Assert.Equal(11, keys.Distinct().Count());
-        Assert.Contains("n01/n01_png", keys); // PNG named .JPEG decodes directly
+        Assert.Equal(12, keys.Distinct().Count());
+        Assert.Contains("n01/n01_png", keys); // PNG named .JPEG and CMYK JPEG decode directly
+        Assert.Contains("n02/n02_cmyk", keys);
         Assert.Single(events, e => e.Sample?.Key == "n03/n03_bad");
     }
 }

@@ -123,6 +123,22 @@ public sealed class ImageDecoderTests
         }
     }
 
+    [Theory]
+    [InlineData(255, 255, 255, 255, 255, 255, 255)] // no ink: white
+    [InlineData(200, 100, 50, 255, 200, 100, 50)]   // Adobe inverted CMYK: R = C·K/255 ...
+    [InlineData(255, 255, 255, 128, 128, 128, 128)] // half black
+    public void Decode_AdobeCmykJpeg_BecomesSensibleRgb(byte c, byte m, byte y, byte k, int r, int g, int b)
+    {
+        var bytes = CmykJpeg.Solid(16, 16, c, m, y, k);
+        Assert.True(JpegHeader.TryReadFrame(bytes, out _, out _, out int components));
+        Assert.Equal(4, components);
+        var dst = Decode(bytes, Identity with { OutputSize = 16 }, out var result);
+        Assert.True(result.Success, result.Detail);
+        Assert.Equal(r, dst[5 * 16 + 5] * 255, 2.0);
+        Assert.Equal(g, dst[256 + 5 * 16 + 5] * 255, 2.0);
+        Assert.Equal(b, dst[512 + 5 * 16 + 5] * 255, 2.0);
+    }
+
     [Fact]
     public void Decode_PngNamedJpeg_DetectedByMagicBytes()
     {
