@@ -47,6 +47,13 @@ public sealed class DataLoader
         {
             Shards = ShardList.Resolve(options.Shards);
         }
+        if (options.QuarantinePath is { } quarantine)
+        {
+            // Fail now, not at the first bad sample hours later, if the quarantine list cannot be written.
+            string full = Path.GetFullPath(quarantine);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            using (new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { }
+        }
         Split = options.Split switch
         {
             RankSplit.Auto => options.Mode == LoaderMode.Eval || Shards.Count < options.WorldSize ? RankSplit.BySample : RankSplit.ByShard,
@@ -171,7 +178,7 @@ public sealed class DataLoader
                     health.AddBad(bad);
                     if (Options.QuarantinePath is { } path)
                     {
-                        quarantine ??= new StreamWriter(path, append: true);
+                        quarantine ??= new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite));
                         quarantine.WriteLine(bad.ToLine());
                         quarantine.Flush();
                     }

@@ -186,7 +186,7 @@ public sealed class DataLoaderTests
             w.Complete();
         }
         var events = new List<DataEvent>();
-        var quarantine = dir.File("quarantine.tsv");
+        var quarantine = dir.File("run/quarantine.tsv"); // the folder is created at start
         var options = DataFixtures.SmallOptions(dir.File("mixed-000000.tar"), batch: 4) with
         {
             MaxBadFraction = 0.5,
