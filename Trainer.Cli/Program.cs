@@ -16,6 +16,7 @@ public static class Program
         typeof(DemoOptions),
         typeof(DevicesOptions),
         typeof(WeightsOptions),
+        typeof(PackOptions),
     ];
 
     public static int Main(string[] args)
@@ -42,6 +43,7 @@ public static class Program
                 DemoOptions o => DemoCommand.Run(o),
                 DevicesOptions o => DevicesCommand.Run(o, Console.Out),
                 WeightsOptions o => WeightsCommand.Run(o, Console.Out),
+                PackOptions o => PackCommand.Run(o),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }

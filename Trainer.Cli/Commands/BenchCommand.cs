@@ -18,7 +18,7 @@ public sealed class BenchOptions : CommonOptions
     public static string[] NormalizeArgs(string[] args) =>
         args.Select(a => a is "--m" or "--n" or "--k" ? a[1..] : a.StartsWith("--m=") || a.StartsWith("--n=") || a.StartsWith("--k=") ? a[1..] : a).ToArray();
 
-    [Value(0, MetaName = "target", Required = true, HelpText = "What to measure: gemm, conv2d.")]
+    [Value(0, MetaName = "target", Required = true, HelpText = "What to measure: gemm, conv2d, data.")]
     public string Target { get; set; } = "";
 
     [Option("repeat", Default = 10, HelpText = "Timed runs (the median is reported), after warm-up.")]
@@ -67,6 +67,19 @@ public sealed class BenchOptions : CommonOptions
 
     [Option("no-bias", HelpText = "conv2d: no bias.")]
     public bool NoBias { get; set; }
+
+    // data
+    [Option("shards", HelpText = "data: shard spec to read.")]
+    public string? Shards { get; set; }
+
+    [Option("workers", HelpText = "data: decode threads (default: all cores).")]
+    public int? Workers { get; set; }
+
+    [Option("augment", HelpText = "data: train (random-resized-crop 224 + flip), eval (256 + centre 224) or tencrop.")]
+    public string? Augment { get; set; }
+
+    [Option("images", Default = 500, HelpText = "data: images to time per stage.")]
+    public int Images { get; set; }
 }
 
 /// <summary><c>kiln bench</c>: warm-up, then the median of repeated runs.</summary>
@@ -81,7 +94,8 @@ public static class BenchCommand
         {
             "gemm" => Gemm(o),
             "conv2d" => Conv2d(o),
-            _ => throw new ArgumentException($"unknown bench target '{o.Target}'; expected gemm or conv2d"),
+            "data" => DataBenchCommand.Run(o),
+            _ => throw new ArgumentException($"unknown bench target '{o.Target}'; expected gemm, conv2d or data"),
         };
     }
 

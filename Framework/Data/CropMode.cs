@@ -1,0 +1,20 @@
+namespace Kiln.Data;
+
+/// <summary>The geometric recipe; see <see cref="Geometry"/> for what each does.</summary>
+public enum CropMode
+{
+    /// <summary>Inception/torchvision: a random box of 8–100% of the area and aspect 3/4–4/3, resized to the output.</summary>
+    RandomResizedCrop,
+    /// <summary>VGG/ResNet: shorter side uniform in [ShorterMin, ShorterMax], then a random output-sized crop.</summary>
+    ScaleJitter,
+    /// <summary>AlexNet/Caffe: warp to Resize × Resize, then a random output-sized crop (224 or 227).</summary>
+    ResizeRandomCrop,
+    /// <summary>Evaluation: shorter side to Resize, centre output-sized crop.</summary>
+    CenterCrop,
+    /// <summary>Evaluation: shorter side to Resize; four corners and centre, then their mirror images (10 views).</summary>
+    TenCrop,
+    /// <summary>Evaluation (AlexNet/Caffe): warp to Resize × Resize, centre output-sized crop.</summary>
+    ResizeCenterCrop,
+    /// <summary>The whole image resized to the output (MNIST, dense evaluation).</summary>
+    Full,
+}

@@ -1,0 +1,258 @@
+using System.Runtime.InteropServices;
+using SkiaSharp;
+
+namespace Kiln.Data;
+
+/// <summary>
+/// Decodes one image and produces its views as normalised float32 CHW. One instance per worker
+/// thread: it owns pinned scratch buffers that grow to the largest region seen and are reused.
+///
+/// Note [Decode to crop]: the crop boxes are planned from the header's size first
+/// (<see cref="Geometry.Plan"/>); a JPEG is then decoded at the smallest DCT scale M/8 that keeps every
+/// box at least as large as the output, and only the rows and columns the boxes cover (the scanline
+/// decoder with an x-subset, skipping rows above). Other formats are decoded whole. What remains is
+/// a downscale below 2× in the usual case, which the bilinear pass in <see cref="Resampler"/> handles;
+/// larger remaining downscales are box-filtered first so thin lines do not alias.
+///
+/// Note [Truncated JPEG and scanlines]: SkiaSharp's scanline decoder crashed the process (SIGSEGV,
+/// found by FuzzTests) on a JPEG cut off before its end, in Skia's filling of the rows it could not
+/// decode. Two guards: decoders are told the buffer is zero-initialised, so Skia does not fill (we
+/// never use the pixels of an incomplete image), and the region path is taken only for a JPEG that
+/// ends with its EOI marker; a truncated one goes through the whole-image decoder and is reported.
+/// </summary>
+public sealed class ImageDecoder
+{
+    private byte[] _pixels = [];
+    private byte[] _reduced = [];
+    private readonly CropBox[] _views = new CropBox[10];
+    private readonly float[] _scale = new float[3], _bias = new float[3], _light = new float[3], _matrix = new float[9];
+    private readonly double[] _jitterM = new double[9], _jitterT = new double[3], _meanRgb = new double[3];
+    private readonly int[] _sourceChannel = new int[3];
+
+    public ImageDecoder(DecodeLimits? limits = null) => Limits = limits ?? new DecodeLimits();
+
+    public DecodeLimits Limits { get; }
+
+    /// <summary>Pixels the last <see cref="Decode"/> asked the codec for (width × height of the decoded region); for tests and benchmarks.</summary>
+    internal long LastDecodedPixels { get; private set; }
+
+    /// <summary>Reads the header only: size and format, or why the bytes are not an image.</summary>
+    public static DecodeResult Probe(ReadOnlySpan<byte> bytes, out int width, out int height, out SKEncodedImageFormat format)
+    {
+        width = height = 0;
+        format = default;
+        if (bytes.Length == 0) return DecodeResult.Bad(BadSampleReason.CorruptImage, "image member is empty (0 bytes)");
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        if (codec is null) return DecodeResult.Bad(BadSampleReason.CorruptImage, $"not a decodable image (first bytes {Magic(bytes)})");
+        (width, height, format) = (codec.Info.Width, codec.Info.Height, codec.EncodedFormat);
+        return DecodeResult.Ok;
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="bytes"/> (format detected from the magic bytes) and writes
+    /// <see cref="TransformOptions.Views"/> views of (C, S, S) to <paramref name="dst"/>.
+    /// </summary>
+    public DecodeResult Decode(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<float> dst)
+    {
+        if (bytes.Length == 0) return DecodeResult.Bad(BadSampleReason.CorruptImage, "image member is empty (0 bytes)");
+        if (dst.Length < t.SampleElements) throw new ArgumentException($"output needs {t.SampleElements} floats, got {dst.Length}");
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        if (codec is null)
+            return DecodeResult.Bad(BadSampleReason.CorruptImage, $"not a decodable image (first bytes {Magic(bytes)}, {bytes.Length} bytes)");
+
+        int width = codec.Info.Width, height = codec.Info.Height;
+        if (width < 1 || height < 1 || width > Limits.MaxSide || height > Limits.MaxSide || (long)width * height > Limits.MaxPixels)
+            return DecodeResult.Bad(BadSampleReason.ImageTooLarge,
+                $"declared size {width}x{height} exceeds the limit ({Limits.MaxPixels} pixels, {Limits.MaxSide} per side)");
+
+        int viewCount = Geometry.Plan(t, width, height, ref random, _views);
+        var views = _views.AsSpan(0, viewCount);
+        if (t.LightingStd > 0) PcaLighting.Sample(ref random, t.LightingStd, _light);
+        else Array.Clear(_light);
+
+        // Union of the boxes, in source pixels, and the smallest box edge (which decides the DCT scale).
+        double ux0 = double.MaxValue, uy0 = double.MaxValue, ux1 = 0, uy1 = 0, minW = double.MaxValue, minH = double.MaxValue;
+        foreach (var v in views)
+        {
+            ux0 = Math.Min(ux0, v.X); uy0 = Math.Min(uy0, v.Y); ux1 = Math.Max(ux1, v.Right); uy1 = Math.Max(uy1, v.Bottom);
+            minW = Math.Min(minW, v.Width); minH = Math.Min(minH, v.Height);
+        }
+
+        bool jpeg = codec.EncodedFormat == SKEncodedImageFormat.Jpeg;
+        SKSizeI scaled = new(width, height);
+        if (jpeg && Limits.DecodeToCrop)
+        {
+            for (int k = 1; k < 8; k++)
+            {
+                var dims = codec.GetScaledDimensions(k / 8f);
+                if (minW * dims.Width / width >= t.OutputSize && minH * dims.Height / height >= t.OutputSize) { scaled = dims; break; }
+            }
+        }
+        double fx = (double)scaled.Width / width, fy = (double)scaled.Height / height;
+
+        // Region to decode, in scaled pixels, with a pixel of margin for the bilinear taps.
+        int rx0 = 0, ry0 = 0, rx1 = scaled.Width, ry1 = scaled.Height;
+        if (jpeg && Limits.DecodeToCrop && codec.ScanlineOrder == SKCodecScanlineOrder.TopDown && JpegHeader.EndsWithEoi(bytes))
+        {
+            rx0 = Math.Clamp((int)Math.Floor(ux0 * fx) - 1, 0, scaled.Width - 1);
+            rx1 = Math.Clamp((int)Math.Ceiling(ux1 * fx) + 1, rx0 + 1, scaled.Width);
+            ry0 = Math.Clamp((int)Math.Floor(uy0 * fy) - 1, 0, scaled.Height - 1);
+            ry1 = Math.Clamp((int)Math.Ceiling(uy1 * fy) + 1, ry0 + 1, scaled.Height);
+        }
+
+        var info = new SKImageInfo(scaled.Width, scaled.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var decoded = DecodeRegion(codec, info, ref rx0, ref rx1, ry0, ry1);
+        if (!decoded.Success) return decoded;
+        int rw = rx1 - rx0, rh = ry1 - ry0, stride = 4 * rw;
+        LastDecodedPixels = (long)rw * rh;
+        ReadOnlySpan<byte> region = _pixels.AsSpan(0, stride * rh);
+
+        // Antialias a large remaining downscale with a box filter first.
+        double remaining = double.MaxValue;
+        foreach (var v in views) remaining = Math.Min(remaining, Math.Min(v.Width * fx, v.Height * fy) / t.OutputSize);
+        double reduce = 1;
+        if (remaining >= 2)
+        {
+            int factor = (int)remaining;
+            int need = 4 * ((rw + factor - 1) / factor) * ((rh + factor - 1) / factor);
+            if (_reduced.Length < need) _reduced = GC.AllocateUninitializedArray<byte>(need, pinned: true);
+            (rw, rh) = Resampler.BoxReduce(region, rw, rh, stride, factor, _reduced);
+            stride = 4 * rw;
+            region = _reduced.AsSpan(0, stride * rh);
+            reduce = factor;
+        }
+
+        if (t.HasColorJitter)
+        {
+            MeanRgb(region, rw, rh, stride, _meanRgb);
+            ColorJitter.Sample(ref random, t.Brightness, t.Contrast, t.Saturation, _meanRgb, _jitterM, _jitterT);
+            SetAffineNormalisation(t);
+        }
+        else
+        {
+            SetNormalisation(t);
+        }
+        int viewElements = t.Channels * t.OutputSize * t.OutputSize;
+        for (int i = 0; i < views.Length; i++)
+        {
+            var v = views[i];
+            var box = new CropBox((v.X * fx - rx0) / reduce, (v.Y * fy - ry0) / reduce, v.Width * fx / reduce, v.Height * fy / reduce, v.Flip);
+            var view = dst.Slice(i * viewElements, viewElements);
+            if (t.HasColorJitter)
+                Resampler.ResampleToChwAffine(region, rw, rh, stride, box, t.OutputSize, t.Channels, _matrix, _bias, view);
+            else
+                Resampler.ResampleToChw(region, rw, rh, stride, box, t.OutputSize, t.Channels, _sourceChannel, _scale, _bias, view);
+        }
+        return DecodeResult.Ok;
+    }
+
+    /// <summary>Decodes rows [ry0, ry1) and columns [rx0, rx1) into <see cref="_pixels"/>; the column range may widen to the whole row.</summary>
+    private DecodeResult DecodeRegion(SKCodec codec, SKImageInfo info, ref int rx0, ref int rx1, int ry0, int ry1)
+    {
+        bool partial = rx0 > 0 || rx1 < info.Width || ry0 > 0 || ry1 < info.Height;
+        if (partial)
+        {
+            int rw = rx1 - rx0, rows = ry1 - ry0;
+            EnsurePixels(4L * rw * rows);
+            var subset = new SKRectI(rx0, 0, rx1, info.Height);
+            // ZeroInitialized.Yes: Skia then leaves the rows of an incomplete image alone instead of filling
+            // them, a path that crashed on truncated input (see Note [Truncated JPEG and scanlines]).
+            var start = codec.StartScanlineDecode(info, new SKCodecOptions(SKZeroInitialized.Yes, subset));
+            if (start == SKCodecResult.Success)
+            {
+                if (ry0 > 0 && !codec.SkipScanlines(ry0))
+                    return DecodeResult.Bad(BadSampleReason.TruncatedImage, $"image data ends before row {ry0} of {info.Height}");
+                int got = codec.GetScanlines(Marshal.UnsafeAddrOfPinnedArrayElement(_pixels, 0), rows, 4 * rw);
+                if (got != rows)
+                    return DecodeResult.Bad(BadSampleReason.TruncatedImage, $"image data ends at row {ry0 + got} of {info.Height} (premature end)");
+                return DecodeResult.Ok;
+            }
+            if (start == SKCodecResult.IncompleteInput)
+                return DecodeResult.Bad(BadSampleReason.TruncatedImage, "image data ends early (premature end)");
+            if (start == SKCodecResult.ErrorInInput)
+                return DecodeResult.Bad(BadSampleReason.CorruptImage, $"scanline decoder refused the image ({start})");
+            // Anything else (e.g. an unsupported subset): decode the whole image below.
+        }
+        rx0 = 0;
+        rx1 = info.Width;
+        EnsurePixels(4L * info.Width * info.Height);
+        var result = codec.GetPixels(info, Marshal.UnsafeAddrOfPinnedArrayElement(_pixels, 0), info.RowBytes, new SKCodecOptions(SKZeroInitialized.Yes));
+        return result switch
+        {
+            SKCodecResult.Success => DecodeResult.Ok,
+            SKCodecResult.IncompleteInput => DecodeResult.Bad(BadSampleReason.TruncatedImage, "image data ends early (premature end)"),
+            _ => DecodeResult.Bad(BadSampleReason.CorruptImage, $"decoder failed: {result}"),
+        };
+    }
+
+    private void EnsurePixels(long bytes)
+    {
+        if (bytes > Array.MaxLength) throw new InvalidOperationException($"decode buffer of {bytes} bytes is too large");
+        if (_pixels.Length < bytes) _pixels = GC.AllocateUninitializedArray<byte>((int)Math.Max(bytes, 1 << 20), pinned: true);
+    }
+
+    /// <summary>Folds normalisation and this sample's lighting offset into out = p · scale + bias per output channel.</summary>
+    private void SetNormalisation(TransformOptions t)
+    {
+        var n = t.Normalization;
+        float range = n.PixelRange;
+        for (int c = 0; c < t.Channels; c++)
+        {
+            int src = t.Channels == 1 ? 0 : n.Order == ChannelOrder.Rgb ? c : 2 - c;
+            _sourceChannel[c] = src;
+            float light = t.Channels == 3 ? _light[src] : 0f;
+            _scale[c] = range / 255f / n.Std[c];
+            _bias[c] = (light * range - n.Mean[c]) / n.Std[c];
+        }
+    }
+
+    /// <summary>
+    /// Folds colour jitter (M, t on [0, 1] RGB), lighting and normalisation into one affine map per output
+    /// channel on 0–255 source pixels: out[c] = Σ_k A[c,k]·p[k] + b[c].
+    /// </summary>
+    private void SetAffineNormalisation(TransformOptions t)
+    {
+        var n = t.Normalization;
+        float range = n.PixelRange;
+        var luma = ColorJitter.Luma;
+        Span<double> row = stackalloc double[3];
+        for (int c = 0; c < t.Channels; c++)
+        {
+            // Row of the jittered RGB this output channel reads: one source channel, or luma for one channel.
+            row.Clear();
+            double offset = 0;
+            for (int j = 0; j < 3; j++)
+            {
+                double weight = t.Channels == 1 ? luma[j] : j == (n.Order == ChannelOrder.Rgb ? c : 2 - c) ? 1 : 0;
+                if (weight == 0) continue;
+                for (int k = 0; k < 3; k++) row[k] += weight * _jitterM[3 * j + k];
+                offset += weight * (_jitterT[j] + (t.Channels == 3 ? _light[j] : 0));
+            }
+            for (int k = 0; k < 3; k++) _matrix[3 * c + k] = (float)(row[k] / 255.0 * range / n.Std[c]);
+            _bias[c] = (float)((offset * range - n.Mean[c]) / n.Std[c]);
+        }
+    }
+
+    /// <summary>Mean RGB in [0, 1] of an RGBA region, from every 4th pixel of every 4th row.</summary>
+    private static void MeanRgb(ReadOnlySpan<byte> region, int width, int height, int stride, Span<double> mean)
+    {
+        long r = 0, g = 0, b = 0, count = 0;
+        for (int y = 0; y < height; y += 4)
+        {
+            var rowBytes = region.Slice(y * stride, 4 * width);
+            for (int x = 0; x < width; x += 4, count++)
+            {
+                r += rowBytes[4 * x];
+                g += rowBytes[4 * x + 1];
+                b += rowBytes[4 * x + 2];
+            }
+        }
+        mean[0] = r / (255.0 * count);
+        mean[1] = g / (255.0 * count);
+        mean[2] = b / (255.0 * count);
+    }
+
+    private static string Magic(ReadOnlySpan<byte> bytes) => Convert.ToHexString(bytes[..Math.Min(4, bytes.Length)]);
+}

@@ -1,0 +1,254 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Kiln.Data;
+
+/// <summary>
+/// The fused pass from decoded pixels to network input: bilinear resample of a box, horizontal flip
+/// and normalisation (<c>out = p · scale[c] + bias[c]</c>) straight into float32 CHW, one read of each
+/// source pixel pair per output pixel and no intermediate image. Source pixels are RGBA, 4 bytes each.
+/// </summary>
+public static class Resampler
+{
+    /// <summary>
+    /// Resamples <paramref name="box"/> (in source pixel edges, relative to the buffer) of a
+    /// <paramref name="width"/>×<paramref name="height"/> RGBA image to <paramref name="outSize"/>² and writes
+    /// <paramref name="channels"/> planes to <paramref name="dst"/>: (C, outSize, outSize).
+    /// Output channel c reads source channel <paramref name="sourceChannel"/>[c]; with one channel, luma (BT.601).
+    /// Pixel centres are aligned as in torchvision/PIL (<c>align_corners=False</c>); edges clamp.
+    /// Separable: per output row, one SIMD pass blends the two source rows (only the columns the taps
+    /// use) into a float row; then each output pixel blends two neighbours of that row, normalises and
+    /// stores to its plane, mirrored when flipping.
+    /// </summary>
+    public static void ResampleToChw(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
+        int channels, ReadOnlySpan<int> sourceChannel, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> dst) =>
+        Resample(src, width, height, strideBytes, box, outSize, channels, sourceChannel, scale, default, bias, dst);
+
+    /// <summary>
+    /// As <see cref="ResampleToChw"/>, but each output channel is an affine mix of the source RGB:
+    /// <c>out[c] = Σ_k matrix[3c + k]·p[k] + bias[c]</c> (colour jitter and normalisation folded together).
+    /// </summary>
+    public static void ResampleToChwAffine(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
+        int channels, ReadOnlySpan<float> matrix, ReadOnlySpan<float> bias, Span<float> dst)
+    {
+        if (matrix.Length < 3 * channels) throw new ArgumentException($"affine resample needs {3 * channels} matrix entries, got {matrix.Length}");
+        Resample(src, width, height, strideBytes, box, outSize, channels, default, default, matrix, bias, dst);
+    }
+
+    private static void Resample(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
+        int channels, ReadOnlySpan<int> sourceChannel, ReadOnlySpan<float> scale, ReadOnlySpan<float> matrix, ReadOnlySpan<float> bias, Span<float> dst)
+    {
+        int plane = outSize * outSize;
+        if (dst.Length < channels * plane) throw new ArgumentException($"output needs {channels * plane} floats, got {dst.Length}");
+        if ((long)strideBytes * (height - 1) + 4L * width > src.Length)
+            throw new ArgumentException($"source {width}x{height} with stride {strideBytes} needs more than {src.Length} bytes");
+        if (channels is not (1 or 3)) throw new ArgumentException($"channels must be 1 or 3, got {channels}");
+
+        int[] xTable = ArrayPool<int>.Shared.Rent(2 * outSize);
+        float[] xWeight = ArrayPool<float>.Shared.Rent(outSize);
+        float[]? row = null;
+        try
+        {
+            // Column taps: float offsets (into the blended row) of the left and right source pixels, and the right one's weight.
+            double sx = box.Width / outSize, sy = box.Height / outSize;
+            int xLo = int.MaxValue, xHi = 0;
+            for (int ox = 0; ox < outSize; ox++)
+            {
+                double fx = Math.Clamp(box.X + (ox + 0.5) * sx - 0.5, 0, width - 1);
+                int x0 = (int)fx;
+                xLo = Math.Min(xLo, x0);
+                xHi = Math.Max(xHi, Math.Min(x0 + 1, width - 1));
+            }
+            for (int ox = 0; ox < outSize; ox++)
+            {
+                int dx = box.Flip ? outSize - 1 - ox : ox;
+                double fx = Math.Clamp(box.X + (ox + 0.5) * sx - 0.5, 0, width - 1);
+                int x0 = (int)fx;
+                int x1 = Math.Min(x0 + 1, width - 1);
+                xTable[2 * dx] = 4 * (x0 - xLo);
+                xTable[2 * dx + 1] = 4 * (x1 - xLo);
+                xWeight[dx] = (float)(fx - x0);
+            }
+            int rowFloats = 4 * (xHi - xLo + 1);
+            row = ArrayPool<float>.Shared.Rent(rowFloats);
+
+            ref byte s = ref MemoryMarshal.GetReference(src);
+            ref float d = ref MemoryMarshal.GetReference(dst);
+            ref int xt = ref MemoryMarshal.GetArrayDataReference(xTable);
+            ref float xw = ref MemoryMarshal.GetArrayDataReference(xWeight);
+            ref float rw = ref MemoryMarshal.GetArrayDataReference(row);
+            for (int oy = 0; oy < outSize; oy++)
+            {
+                double fy = Math.Clamp(box.Y + (oy + 0.5) * sy - 0.5, 0, height - 1);
+                int y0 = (int)fy;
+                int y1 = Math.Min(y0 + 1, height - 1);
+                BlendRows(ref Unsafe.Add(ref s, (nint)y0 * strideBytes + 4 * xLo), ref Unsafe.Add(ref s, (nint)y1 * strideBytes + 4 * xLo),
+                    (float)(fy - y0), ref rw, rowFloats);
+                int rowOut = oy * outSize;
+                if (matrix.Length > 0)
+                {
+                    // One pass: interpolate R, G, B once, then mix into every output channel.
+                    int last = channels - 1;
+                    float m00 = matrix[0], m01 = matrix[1], m02 = matrix[2], b0 = bias[0];
+                    float m10 = matrix[3 * Math.Min(1, last)], m11 = matrix[3 * Math.Min(1, last) + 1], m12 = matrix[3 * Math.Min(1, last) + 2], b1 = bias[Math.Min(1, last)];
+                    float m20 = matrix[3 * last], m21 = matrix[3 * last + 1], m22 = matrix[3 * last + 2], b2 = bias[last];
+                    ref float p0 = ref Unsafe.Add(ref d, rowOut);
+                    ref float p1 = ref Unsafe.Add(ref d, Math.Min(1, last) * plane + rowOut);
+                    ref float p2 = ref Unsafe.Add(ref d, last * plane + rowOut);
+                    for (int x = 0; x < outSize; x++)
+                    {
+                        ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
+                        ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));
+                        float wx = Unsafe.Add(ref xw, x);
+                        float v0 = l + (r - l) * wx;
+                        float v1 = Unsafe.Add(ref l, 1) + (Unsafe.Add(ref r, 1) - Unsafe.Add(ref l, 1)) * wx;
+                        float v2 = Unsafe.Add(ref l, 2) + (Unsafe.Add(ref r, 2) - Unsafe.Add(ref l, 2)) * wx;
+                        // With one channel all three rows are row 0 and the same value is stored three times.
+                        Unsafe.Add(ref p2, x) = m20 * v0 + m21 * v1 + m22 * v2 + b2;
+                        Unsafe.Add(ref p1, x) = m10 * v0 + m11 * v1 + m12 * v2 + b1;
+                        Unsafe.Add(ref p0, x) = m00 * v0 + m01 * v1 + m02 * v2 + b0;
+                    }
+                }
+                else if (channels == 3)
+                {
+                    int c0 = sourceChannel[0], c1 = sourceChannel[1], c2 = sourceChannel[2];
+                    float a0 = scale[0], a1 = scale[1], a2 = scale[2], b0 = bias[0], b1 = bias[1], b2 = bias[2];
+                    ref float p0 = ref Unsafe.Add(ref d, rowOut);
+                    ref float p1 = ref Unsafe.Add(ref d, plane + rowOut);
+                    ref float p2 = ref Unsafe.Add(ref d, 2 * plane + rowOut);
+                    for (int x = 0; x < outSize; x++)
+                    {
+                        ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
+                        ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));
+                        float wx = Unsafe.Add(ref xw, x);
+                        float l0 = Unsafe.Add(ref l, c0), l1 = Unsafe.Add(ref l, c1), l2 = Unsafe.Add(ref l, c2);
+                        Unsafe.Add(ref p0, x) = (l0 + (Unsafe.Add(ref r, c0) - l0) * wx) * a0 + b0;
+                        Unsafe.Add(ref p1, x) = (l1 + (Unsafe.Add(ref r, c1) - l1) * wx) * a1 + b1;
+                        Unsafe.Add(ref p2, x) = (l2 + (Unsafe.Add(ref r, c2) - l2) * wx) * a2 + b2;
+                    }
+                }
+                else
+                {
+                    float a0 = scale[0], b0 = bias[0];
+                    ref float p0 = ref Unsafe.Add(ref d, rowOut);
+                    for (int x = 0; x < outSize; x++)
+                    {
+                        ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
+                        ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));
+                        float wx = Unsafe.Add(ref xw, x);
+                        float lumaL = 0.299f * l + 0.587f * Unsafe.Add(ref l, 1) + 0.114f * Unsafe.Add(ref l, 2);
+                        float lumaR = 0.299f * r + 0.587f * Unsafe.Add(ref r, 1) + 0.114f * Unsafe.Add(ref r, 2);
+                        Unsafe.Add(ref p0, x) = (lumaL + (lumaR - lumaL) * wx) * a0 + b0;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(xTable);
+            ArrayPool<float>.Shared.Return(xWeight);
+            if (row is not null) ArrayPool<float>.Shared.Return(row);
+        }
+    }
+
+    /// <summary>dst[i] = a[i] + (b[i] − a[i])·w for n bytes, widened to float; 16 at a time with SIMD.</summary>
+    private static void BlendRows(ref byte a, ref byte b, float w, ref float dst, int n)
+    {
+        int i = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var vw = Vector128.Create(w);
+            for (; i + 16 <= n; i += 16)
+            {
+                var (aLo, aHi) = Vector128.Widen(Vector128.LoadUnsafe(ref a, (nuint)i));
+                var (bLo, bHi) = Vector128.Widen(Vector128.LoadUnsafe(ref b, (nuint)i));
+                Blend8(aLo, bLo, vw, ref Unsafe.Add(ref dst, i));
+                Blend8(aHi, bHi, vw, ref Unsafe.Add(ref dst, i + 8));
+            }
+        }
+        for (; i < n; i++)
+        {
+            float va = Unsafe.Add(ref a, i);
+            Unsafe.Add(ref dst, i) = va + (Unsafe.Add(ref b, i) - va) * w;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Blend8(Vector128<ushort> a, Vector128<ushort> b, Vector128<float> w, ref float dst)
+    {
+        var (a0, a1) = Vector128.Widen(a);
+        var (b0, b1) = Vector128.Widen(b);
+        var fa0 = Vector128.ConvertToSingle(a0.AsInt32());
+        var fa1 = Vector128.ConvertToSingle(a1.AsInt32());
+        (fa0 + (Vector128.ConvertToSingle(b0.AsInt32()) - fa0) * w).StoreUnsafe(ref dst);
+        (fa1 + (Vector128.ConvertToSingle(b1.AsInt32()) - fa1) * w).StoreUnsafe(ref dst, 4);
+    }
+
+    /// <summary>
+    /// Antialiasing before a large downscale: averages <paramref name="factor"/>×<paramref name="factor"/>
+    /// blocks of an RGBA image into <paramref name="dst"/> (RGBA, stride 4·⌈width/factor⌉). Returns the new size.
+    /// </summary>
+    public static (int Width, int Height) BoxReduce(ReadOnlySpan<byte> src, int width, int height, int strideBytes, int factor, Span<byte> dst)
+    {
+        if (factor < 2) throw new ArgumentOutOfRangeException(nameof(factor), $"factor must be >= 2, got {factor}");
+        int ow = (width + factor - 1) / factor, oh = (height + factor - 1) / factor;
+        if (dst.Length < 4 * ow * oh) throw new ArgumentException($"box reduce needs {4 * ow * oh} bytes, got {dst.Length}");
+        if ((long)strideBytes * (height - 1) + 4L * width > src.Length)
+            throw new ArgumentException($"source {width}x{height} with stride {strideBytes} needs more than {src.Length} bytes");
+        int n = 4 * width;
+        int[] acc = ArrayPool<int>.Shared.Rent(n);
+        try
+        {
+            ref byte s = ref MemoryMarshal.GetReference(src);
+            ref int a = ref MemoryMarshal.GetArrayDataReference(acc);
+            for (int oy = 0; oy < oh; oy++)
+            {
+                Array.Clear(acc, 0, n);
+                int yEnd = Math.Min(height, (oy + 1) * factor);
+                for (int y = oy * factor; y < yEnd; y++)
+                    AccumulateRow(ref Unsafe.Add(ref s, (nint)y * strideBytes), ref a, n);
+                int rows = yEnd - oy * factor;
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int xEnd = Math.Min(width, (ox + 1) * factor);
+                    int count = rows * (xEnd - ox * factor);
+                    int o = 4 * (oy * ow + ox);
+                    for (int c = 0; c < 4; c++)
+                    {
+                        int sum = 0;
+                        for (int x = ox * factor; x < xEnd; x++) sum += Unsafe.Add(ref a, 4 * x + c);
+                        dst[o + c] = (byte)((sum + count / 2) / count);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(acc);
+        }
+        return (ow, oh);
+    }
+
+    /// <summary>acc[i] += row[i] for n bytes; 16 at a time with SIMD.</summary>
+    private static void AccumulateRow(ref byte row, ref int acc, int n)
+    {
+        int i = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                var (lo, hi) = Vector128.Widen(Vector128.LoadUnsafe(ref row, (nuint)i));
+                var (q0, q1) = Vector128.Widen(lo);
+                var (q2, q3) = Vector128.Widen(hi);
+                ref int d = ref Unsafe.Add(ref acc, i);
+                (Vector128.LoadUnsafe(ref d) + q0.AsInt32()).StoreUnsafe(ref d);
+                (Vector128.LoadUnsafe(ref d, 4) + q1.AsInt32()).StoreUnsafe(ref d, 4);
+                (Vector128.LoadUnsafe(ref d, 8) + q2.AsInt32()).StoreUnsafe(ref d, 8);
+                (Vector128.LoadUnsafe(ref d, 12) + q3.AsInt32()).StoreUnsafe(ref d, 12);
+            }
+        }
+        for (; i < n; i++) Unsafe.Add(ref acc, i) += Unsafe.Add(ref row, i);
+    }
+}

@@ -1,0 +1,28 @@
+using Kiln.Data;
+
+namespace Kiln.Cli.Commands;
+
+/// <summary><c>kiln bench data --shards ... --workers N --augment train|eval</c>: images/s and time per stage.</summary>
+public static class DataBenchCommand
+{
+    public static int Run(BenchOptions o)
+    {
+        if (string.IsNullOrEmpty(o.Shards)) throw new ArgumentException("bench data needs --shards <spec>");
+        var transform = o.Augment?.ToLowerInvariant() switch
+        {
+            null or "train" => TransformOptions.Train,
+            "eval" => TransformOptions.Eval,
+            "tencrop" => TransformOptions.Eval with { Mode = CropMode.TenCrop },
+            var a => throw new ArgumentException($"unknown --augment '{a}'; expected train, eval or tencrop"),
+        };
+        int workers = o.Workers ?? Environment.ProcessorCount;
+        var r = DataBench.Run(o.Shards, workers, transform, o.Images);
+        Console.WriteLine($"{r.Images} images, mean {r.MeanWidth:0}x{r.MeanHeight:0}, {r.MeanImageBytes / 1024:0.0} KiB; " +
+                          $"augment {o.Augment ?? "train"} to {transform.OutputSize}x{transform.OutputSize}");
+        Console.WriteLine($"one thread: read {r.ReadMsPerImage:0.000} ms, decode+augment {r.DecodeAugmentMsPerImage:0.000} ms, " +
+                          $"collate {r.CollateMsPerImage:0.000} ms per image = {r.OneThreadImagesPerSecond:0} images/s " +
+                          $"(decode+augment {r.DecodeAugmentCpuMsPerImage:0.000} CPU-ms = {1000 / r.DecodeAugmentCpuMsPerImage:0} images per CPU-second)");
+        Console.WriteLine($"loader, {r.Workers} workers: {r.LoaderImagesPerSecond:0} images/s");
+        return 0;
+    }
+}
