@@ -14,6 +14,7 @@ public static class Program
     [
         typeof(BenchOptions),
         typeof(DemoOptions),
+        typeof(SummaryOptions),
     ];
 
     public static int Main(string[] args)
@@ -38,6 +39,7 @@ public static class Program
             {
                 BenchOptions o => BenchCommand.Run(o),
                 DemoOptions o => DemoCommand.Run(o),
+                SummaryOptions o => SummaryCommand.Run(o),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }
