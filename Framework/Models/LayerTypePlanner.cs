@@ -92,6 +92,7 @@ internal static class LayerTypePlanner
                 case "xavier": Nn.Init.XavierUniform(weight.Value); break;
                 case "kaiming": Nn.Init.KaimingNormal(weight.Value, Mode); break;
             }
+            // With an explicit initialiser the bias starts at bias_init (0 unless given), as in Caffe's fillers.
             if (bias is not null && (BiasValue is not null || Init != "default")) Nn.Init.Constant(bias.Value, BiasValue ?? 0);
             weight.LrMultiplier = LrMult;
             weight.DecayMultiplier = DecayMult;
@@ -137,7 +138,7 @@ internal static class LayerTypePlanner
         p.Kernel = $"{r}x{s}/{(stride.H == stride.W ? stride.H.ToString() : $"{stride.H}x{stride.W}")}" + (groups > 1 ? $" g{groups}" : "");
         p.CreateModule = () =>
         {
-            var m = new Nn.Conv2d(c, k, (r, s), geometry, bias);
+            var m = new Nn.Conv2d(c, k, (r, s), geometry, bias, defaultInit: learn.Init == "default");
             learn.Apply(m.Weight, m.Bias);
             return m;
         };
@@ -160,7 +161,7 @@ internal static class LayerTypePlanner
         p.MultiplyAdds = (long)k * f;
         p.CreateModule = () =>
         {
-            var m = new Nn.Linear(f, k, bias);
+            var m = new Nn.Linear(f, k, bias, defaultInit: learn.Init == "default");
             learn.Apply(m.Weight, m.Bias);
             return m;
         };

@@ -30,9 +30,8 @@ public static class ModelSummary
         for (int i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
-            for (int c = 0; c < r.Length; c++)
-                sb.Append(c >= 5 ? r[c].PadLeft(widths[c]) : r[c].PadRight(widths[c])).Append(c + 1 < r.Length ? "  " : "");
-            sb.AppendLine();
+            var line = string.Join("  ", r.Select((cell, c) => c >= 5 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c])));
+            sb.AppendLine(line.TrimEnd());
             if (i == 0) sb.AppendLine(new string('-', widths.Sum() + 2 * (widths.Length - 1)));
         }
         sb.AppendLine($"parameters: {plan.InferenceParameterCount.ToString("N0", CultureInfo.InvariantCulture)} in evaluation" +
