@@ -18,8 +18,11 @@ public sealed class BenchOptions : CommonOptions
     public static string[] NormalizeArgs(string[] args) =>
         args.Select(a => a is "--m" or "--n" or "--k" ? a[1..] : a.StartsWith("--m=") || a.StartsWith("--n=") || a.StartsWith("--k=") ? a[1..] : a).ToArray();
 
-    [Value(0, MetaName = "target", Required = true, HelpText = "What to measure: gemm, conv2d.")]
+    [Value(0, MetaName = "target", Required = true, HelpText = "What to measure: gemm, conv2d, model.")]
     public string Target { get; set; } = "";
+
+    [Value(1, MetaName = "network", HelpText = "model: a zoo name (resnet50, ...) or a network file (.yaml).")]
+    public string? Network { get; set; }
 
     [Option("repeat", Default = 10, HelpText = "Timed runs (the median is reported), after warm-up.")]
     public int Repeat { get; set; } = 10;
@@ -47,8 +50,8 @@ public sealed class BenchOptions : CommonOptions
     public GemmIsa? Isa { get; set; }
 
     // conv2d
-    [Option("input", Default = "16x256x28x28", HelpText = "conv2d: input shape NxCxHxW.")]
-    public string Input { get; set; } = "16x256x28x28";
+    [Option("input", HelpText = "conv2d: input shape NxCxHxW (default 16x256x28x28); model: image size CxHxW (default: the network's).")]
+    public string? Input { get; set; }
 
     [Option("filter", Default = "256x256x3x3", HelpText = "conv2d: filter shape KxCxRxS (C per group).")]
     public string Filter { get; set; } = "256x256x3x3";
@@ -67,10 +70,23 @@ public sealed class BenchOptions : CommonOptions
 
     [Option("no-bias", HelpText = "conv2d: no bias.")]
     public bool NoBias { get; set; }
+
+    // model
+    [Option("batch", Default = 16, HelpText = "model: images per step.")]
+    public int Batch { get; set; } = 16;
+
+    [Option("device", Default = "cpu", HelpText = "model: cpu or cuda[:N].")]
+    public string Device { get; set; } = "cpu";
+
+    [Option("set", Separator = ',', HelpText = "model: network parameters, name=value[,name=value].")]
+    public IEnumerable<string> Set { get; set; } = [];
+
+    [Option("no-layers", HelpText = "model: skip the per-layer forward/backward table.")]
+    public bool NoLayers { get; set; }
 }
 
 /// <summary><c>kiln bench</c>: warm-up, then the median of repeated runs.</summary>
-public static class BenchCommand
+public static partial class BenchCommand
 {
     public static int Run(BenchOptions o)
     {
@@ -81,7 +97,8 @@ public static class BenchCommand
         {
             "gemm" => Gemm(o),
             "conv2d" => Conv2d(o),
-            _ => throw new ArgumentException($"unknown bench target '{o.Target}'; expected gemm or conv2d"),
+            "model" => Model(o),
+            _ => throw new ArgumentException($"unknown bench target '{o.Target}'; expected gemm, conv2d or model"),
         };
     }
 
@@ -107,7 +124,7 @@ public static class BenchCommand
 
     private static int Conv2d(BenchOptions o)
     {
-        var x = ParseShape("--input", o.Input, "NxCxHxW");
+        var x = ParseShape("--input", o.Input ?? "16x256x28x28", "NxCxHxW");
         var w = ParseShape("--filter", o.Filter, "KxCxRxS");
         var stride = ParsePair("--stride", o.Stride);
         var pad = ParsePair("--pad", o.Pad);
@@ -141,7 +158,7 @@ public static class BenchCommand
     }
 
 
-    private static double Median(BenchOptions o, Action run)
+    internal static double Median(BenchOptions o, Action run)
     {
         for (int i = 0; i < o.Warmup; i++) run();
         var times = new double[o.Repeat];

@@ -7,7 +7,7 @@ namespace Kiln.Cli.Commands;
 [Verb("summary", HelpText = "Print a network's layers with input and output sizes, kernels, parameters and multiply-adds.")]
 public sealed class SummaryOptions : CommonOptions
 {
-    [Value(0, MetaName = "model", Required = true, HelpText = "A zoo name (resnet50, googlenet, ...) or a network file (.yaml).")]
+    [Value(0, MetaName = "model", HelpText = "A zoo name (resnet50, googlenet, ...) or a network file (.yaml).")]
     public string Model { get; set; } = "";
 
     [Option("input", HelpText = "Input size CxHxW (default: the network's own).")]
@@ -35,6 +35,7 @@ public static class SummaryCommand
             }
             return 0;
         }
+        if (o.Model.Length == 0) throw new ArgumentException("name a zoo network or a network file, or use --list");
         var plan = ModelZoo.Plan(o.Model, o.Input is null ? null : ParseShape(o.Input), ParseSettings(o.Set));
         Console.Write(ModelSummary.Format(plan));
         return 0;
