@@ -109,8 +109,15 @@ public static class NetworkSpecReader
             if (layers is null) problems.Add(new(new(file, (int)root.Start.Line), null, "the network has no 'layers'"));
             return new NetworkSpec
             {
-                File = file, Name = name, Description = description, Source = source, Input = input,
-                Params = pars, Blocks = blocks, Layers = layers ?? [], Outputs = outputs,
+                File = file,
+                Name = name,
+                Description = description,
+                Source = source,
+                Input = input,
+                Params = pars,
+                Blocks = blocks,
+                Layers = layers ?? [],
+                Outputs = outputs,
             };
         }
 
@@ -209,8 +216,16 @@ public static class NetworkSpecReader
                 Problem(m, label, type == "sequential" ? "a sequential needs 'layers'" : "only 'type: sequential' takes 'layers'");
             return new LayerSpec
             {
-                Type = type, Block = block, Name = name, Inputs = inputs, Repeat = repeat, When = when,
-                Args = args, Options = options, Layers = layers, Where = At(m),
+                Type = type,
+                Block = block,
+                Name = name,
+                Inputs = inputs,
+                Repeat = repeat,
+                When = when,
+                Args = args,
+                Options = options,
+                Layers = layers,
+                Where = At(m),
             };
         }
 

@@ -102,8 +102,12 @@ public static class ParamExpression
                 var b = Sum();
                 bool r = op switch
                 {
-                    "==" => a.V == b.V, "!=" => a.V != b.V, "<=" => a.V <= b.V,
-                    ">=" => a.V >= b.V, "<" => a.V < b.V, _ => a.V > b.V,
+                    "==" => a.V == b.V,
+                    "!=" => a.V != b.V,
+                    "<=" => a.V <= b.V,
+                    ">=" => a.V >= b.V,
+                    "<" => a.V < b.V,
+                    _ => a.V > b.V,
                 };
                 return (r ? 1 : 0, true);
             }

@@ -44,11 +44,13 @@ public sealed class Network : Module
     /// <summary>Optional per-layer observer, called after each layer runs with its index and output (benchmarks, debugging).</summary>
     public Action<int, Tensor>? AfterLayer { get; set; }
 
-    /// <summary>The main head's output: logits (N, classes).</summary>
-    public override Tensor Forward(Tensor x) => ForwardHeads(x)[0];
+    /// <summary>The main head's output: logits (N, classes). Auxiliary heads do not run.</summary>
+    public override Tensor Forward(Tensor x) => Run(x, allHeads: false)[0];
 
     /// <summary>Every head in training mode (main first), the main head alone in evaluation.</summary>
-    public IReadOnlyList<Tensor> ForwardHeads(Tensor x)
+    public IReadOnlyList<Tensor> ForwardHeads(Tensor x) => Run(x, allHeads: IsTraining);
+
+    private Tensor[] Run(Tensor x, bool allHeads)
     {
         var expected = Plan.InputShape;
         if (x.Rank != expected.Length + 1 || !x.Shape[1..].SequenceEqual(expected))
@@ -58,14 +60,14 @@ public sealed class Network : Module
         var layers = Plan.Layers;
         for (int i = 0; i < _run.Length; i++)
         {
-            if (!_needed[i] || (!training && !_inEval[i])) continue;
+            if (!_needed[i] || (!allHeads && !_inEval[i])) continue;
             var ids = layers[i].InputIds;
             var inputs = new Tensor[ids.Length];
             for (int j = 0; j < ids.Length; j++) inputs[j] = ids[j] < 0 ? x : values[ids[j]];
             values[i] = _run[i](inputs, training);
             AfterLayer?.Invoke(i, values[i]);
         }
-        return training ? Plan.Heads.Select(h => values[h.LayerIndex]).ToArray() : [values[Plan.Heads[0].LayerIndex]];
+        return allHeads ? Plan.Heads.Select(h => values[h.LayerIndex]).ToArray() : [values[Plan.Heads[0].LayerIndex]];
     }
 
     /// <summary>

@@ -206,7 +206,7 @@ public static class NetworkPlanner
                 string label = l.Name is null ? l.Type ?? l.Block ?? "?" : scope.Namer.Prefix + Sub(l.Name, l.Where, scope.Env, null, scope.Context);
                 var inputs = l.Inputs is null
                     ? [prev]
-                    : l.Inputs.Select(i => i.IsList ? Broken : Lookup(Sub(i, scope, label), scope, i.Where, label)).ToArray();
+                    : l.Inputs.Select(i => i.IsList ? NestedList(i, label) : Lookup(Sub(i, scope, label), scope, i.Where, label)).ToArray();
                 if (inputs.Length == 0) { Problem(l.Where, label, "'inputs' is empty"); inputs = [Broken]; }
 
                 if (l.When is not null)
@@ -240,6 +240,12 @@ public static class NetworkPlanner
                 }
             }
             return prev;
+        }
+
+        private int NestedList(SpecValue v, string layer)
+        {
+            Problem(v.Where, layer, $"'inputs' takes layer names, got the list {v}");
+            return Broken;
         }
 
         private string AutoName(string prefix, string type)

@@ -228,6 +228,10 @@ public sealed class ModelZooTests
         using var zf = ModelZoo.Create("zfnet", [3, 64, 64], new Dictionary<string, string> { ["classes"] = "10" });
         Assert.Equal(0.1, zf.NamedParameters().Single(q => q.Name == "conv1.weight").Parameter.MaxFilterRms);
         Assert.Null(zf.NamedParameters().Single(q => q.Name == "fc6.weight").Parameter.MaxFilterRms);
+        using var zeroInit = ModelZoo.Create("resnet20", parameters: new Dictionary<string, string> { ["zero_init_residual"] = "true" });
+        var r = zeroInit.NamedParameters().ToDictionary(q => q.Name, q => q.Parameter);
+        Assert.All(r["layer2.1.bn2.weight"].Value.ToArray<float>(), v => Assert.Equal(0f, v));
+        Assert.All(r["layer2.1.bn1.weight"].Value.ToArray<float>(), v => Assert.Equal(1f, v));
     }
 
     [Fact]
