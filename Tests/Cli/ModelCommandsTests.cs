@@ -2,13 +2,6 @@ using Kiln.Cli;
 
 namespace Kiln.Tests.Cli;
 
-/// <summary>Console output is process-wide, so these run alone.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ConsoleCollection
-{
-    public const string Name = "console";
-}
-
 /// <summary><c>kiln summary</c> and <c>kiln bench model</c> end to end through <see cref="Program.Main"/>.</summary>
 [Collection(ConsoleCollection.Name)]
 public sealed class ModelCommandsTests

@@ -83,13 +83,16 @@ public sealed class ModelZooTests
     }
 
     [Fact]
-    public void Vgg16_ParameterNames_AreTorchvisionsSequentialIndices()
+    public void VggAndAlexNet_ParameterNames_AreTorchvisionsSequentialIndices()
     {
         var names = ModelZoo.Plan("vgg16").ParameterShapes.Select(p => p.Name).ToArray();
         Assert.Equal(32, names.Length);
         Assert.Equal("features.0.weight", names[0]);
         Assert.Contains("features.28.bias", names);
         Assert.Equal(["classifier.0.weight", "classifier.0.bias", "classifier.3.weight", "classifier.3.bias", "classifier.6.weight", "classifier.6.bias"], names[^6..]);
+        var alexnet = ModelZoo.Plan("alexnet").ParameterShapes.Where(p => p.Name.EndsWith(".weight")).Select(p => p.Name);
+        Assert.Equal(["features.0.weight", "features.3.weight", "features.6.weight", "features.8.weight", "features.10.weight",
+            "classifier.1.weight", "classifier.4.weight", "classifier.6.weight"], alexnet);
         var bn = ModelZoo.Plan("vgg16-bn").ParameterShapes.Select(p => p.Name).ToArray();
         Assert.Contains("features.1.weight", bn);   // the batch norm after features.0
         Assert.Contains("features.41.weight", bn);
