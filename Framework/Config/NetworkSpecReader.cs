@@ -22,7 +22,8 @@ public static class NetworkSpecReader
     /// <summary>Parses <paramref name="yaml"/>; <paramref name="file"/> names it in messages.</summary>
     public static NetworkSpec Read(string yaml, string file)
     {
-        var problems = new List<NetworkProblem>();
+        var problems = DuplicateKeys(yaml, file);
+        if (problems.Count > 0) throw new NetworkDefinitionException(problems);
         YamlMappingNode root;
         try
         {
@@ -38,10 +39,55 @@ public static class NetworkSpecReader
             throw new NetworkDefinitionException([new(new(file, (int)e.Start.Line), null, $"YAML: {message}")]);
         }
 
-        var reader = new Reader(file, problems);
+        var reader = new Reader(file, problems);  // problems is empty here
         var spec = reader.Network(root);
         if (problems.Count > 0) throw new NetworkDefinitionException(problems);
         return spec;
+    }
+
+    private sealed class Frame(bool isMapping)
+    {
+        public bool IsMapping { get; } = isMapping;
+        public bool ExpectKey { get; set; } = true;
+        public HashSet<string> Keys { get; } = [];
+    }
+
+    /// <summary>
+    /// Every duplicate key in the document. YamlDotNet's loader stops at the first one, so the
+    /// event stream is scanned first to report them all at once; syntax errors are left to the loader.
+    /// </summary>
+    private static List<NetworkProblem> DuplicateKeys(string yaml, string file)
+    {
+        var problems = new List<NetworkProblem>();
+        var stack = new Stack<Frame>();
+        void Slot(string? key, Mark start)
+        {
+            if (stack.Count == 0 || !stack.Peek().IsMapping) return;
+            var top = stack.Peek();
+            if (top.ExpectKey && key is not null && !top.Keys.Add(key))
+                problems.Add(new(new(file, (int)start.Line), null, $"duplicate key '{key}'"));
+            top.ExpectKey = !top.ExpectKey;
+        }
+        try
+        {
+            var parser = new Parser(new StringReader(yaml));
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case YamlDotNet.Core.Events.Scalar sc: Slot(sc.Value, sc.Start); break;
+                    case YamlDotNet.Core.Events.AnchorAlias a: Slot(null, a.Start); break;
+                    case YamlDotNet.Core.Events.MappingStart m: Slot(null, m.Start); stack.Push(new Frame(true)); break;
+                    case YamlDotNet.Core.Events.SequenceStart q: Slot(null, q.Start); stack.Push(new Frame(false)); break;
+                    case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd: stack.Pop(); break;
+                }
+            }
+        }
+        catch (YamlException)
+        {
+            // reported with its line by the loader
+        }
+        return problems;
     }
 
     private sealed class Reader(string file, List<NetworkProblem> problems)

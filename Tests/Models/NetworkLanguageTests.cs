@@ -135,10 +135,10 @@ public sealed class NetworkLanguageTests
     [Fact]
     public void Error_DuplicateKey_IsReportedWithItsLine()
     {
-        var e = Fails(Header + "layers:\n  - name: c1\n    type: conv\n    out: 4\n    out: 8\n    kernel: 3\n");
-        var p = Assert.Single(e.Problems);
-        Assert.Contains("duplicate", p.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal(7, p.Where.Line);
+        var e = Fails(Header + "layers:\n  - name: c1\n    type: conv\n    out: 4\n    out: 8\n    kernel: 3\n  - {name: c2, type: relu, name: c3}\n");
+        Assert.Equal(2, e.Problems.Count);   // all of them, not just the first
+        Assert.Equal("net.yaml:7: duplicate key 'out'", e.Problems[0].ToString());
+        Assert.Equal("net.yaml:9: duplicate key 'name'", e.Problems[1].ToString());
     }
 
     [Fact]
