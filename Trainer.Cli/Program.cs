@@ -43,7 +43,7 @@ public static class Program
                 BenchOptions o => BenchCommand.Run(o),
                 DemoOptions o => DemoCommand.Run(o),
                 DevicesOptions o => DevicesCommand.Run(o, Console.Out),
-                WeightsOptions o => WeightsCommand.Run(o, Console.Out),
+                WeightsOptions o => WeightsCommand.Run(o, Console.Out, name => Kiln.Models.ModelZoo.Create(name)),
                 PackOptions o => PackCommand.Run(o),
                 SummaryOptions o => SummaryCommand.Run(o),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
