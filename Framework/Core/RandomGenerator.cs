@@ -44,32 +44,94 @@ public sealed class RandomGenerator
         return start;
     }
 
+    /// <summary>Below this many numbers a draw runs on the calling thread.</summary>
+    private const int ParallelThreshold = 1 << 16;
+
     /// <summary>Fills with uniform numbers in [low, high).</summary>
     public void Uniform<T>(Span<T> dst, double low = 0, double high = 1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ulong off = Reserve(dst.Length);
         double scale = high - low;
-        for (int i = 0; i < dst.Length; i++)
-            dst[i] = T.CreateTruncating(low + scale * Philox.ToUniform(Philox.Word(Seed, 0, off, i)));
+        ulong seed = Seed;
+        ForBlocks(dst, (span, first) =>
+        {
+            // One Philox block gives four numbers: element i uses counter off + i/4, lane i%4.
+            for (int i = 0; i < span.Length; i += 4)
+            {
+                ulong counter = off + (ulong)((first + i) >> 2);
+                var (a, b, c, d) = Philox.Block((uint)counter, (uint)(counter >> 32), 0, 0, (uint)seed, (uint)(seed >> 32));
+                int n = Math.Min(4, span.Length - i);
+                span[i] = T.CreateTruncating(low + scale * Philox.ToUniform(a));
+                if (n > 1) span[i + 1] = T.CreateTruncating(low + scale * Philox.ToUniform(b));
+                if (n > 2) span[i + 2] = T.CreateTruncating(low + scale * Philox.ToUniform(c));
+                if (n > 3) span[i + 3] = T.CreateTruncating(low + scale * Philox.ToUniform(d));
+            }
+        });
     }
 
     /// <summary>Fills with normal numbers N(mean, std^2).</summary>
     public void Normal<T>(Span<T> dst, double mean = 0, double std = 1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ulong off = Reserve(dst.Length);
-        for (int i = 0; i < dst.Length; i++)
-            dst[i] = T.CreateTruncating(mean + std * NormalAt(Seed, off, i));
+        ulong seed = Seed;
+        ForBlocks(dst, (span, first) =>
+        {
+            for (int i = 0; i < span.Length; i += 4)
+            {
+                ulong counter = off + (ulong)((first + i) >> 2);
+                var (a, b, c, d) = Philox.Block((uint)counter, (uint)(counter >> 32), 0, 0, (uint)seed, (uint)(seed >> 32));
+                var (n0, n1) = BoxMuller(a, b);
+                var (n2, n3) = BoxMuller(c, d);
+                int n = Math.Min(4, span.Length - i);
+                span[i] = T.CreateTruncating(mean + std * n0);
+                if (n > 1) span[i + 1] = T.CreateTruncating(mean + std * n1);
+                if (n > 2) span[i + 2] = T.CreateTruncating(mean + std * n2);
+                if (n > 3) span[i + 3] = T.CreateTruncating(mean + std * n3);
+            }
+        });
+    }
+
+    private delegate void BlockBody<T>(Span<T> span, long firstIndex);
+
+    /// <summary>
+    /// Runs body over [0, n) in chunks that start on multiples of 4 (one Philox block each), in parallel
+    /// for large draws. Each number depends only on its index, so the result is the same on any thread count.
+    /// </summary>
+    private static unsafe void ForBlocks<T>(Span<T> dst, BlockBody<T> body) where T : unmanaged
+    {
+        if (dst.Length < ParallelThreshold)
+        {
+            body(dst, 0);
+            return;
+        }
+        const int chunk = ParallelThreshold;
+        int chunks = (dst.Length + chunk - 1) / chunk;
+        int length = dst.Length;
+        fixed (T* p = dst)
+        {
+            nint ip = (nint)p;
+            Parallel.For(0, chunks, c =>
+            {
+                int start = c * chunk;
+                body(new Span<T>((T*)ip + start, Math.Min(chunk, length - start)), start);
+            });
+        }
+    }
+
+    /// <summary>Box-Muller on two words: (r cos θ, r sin θ).</summary>
+    private static (double, double) BoxMuller(uint w0, uint w1)
+    {
+        double r = Math.Sqrt(-2.0 * Math.Log(Philox.ToUniformOpenZero(w0)));
+        double theta = 2.0 * Math.PI * Philox.ToUniform(w1);
+        return (r * Math.Cos(theta), r * Math.Sin(theta));
     }
 
     /// <summary>Normal number i of the draw at <paramref name="offset"/> (Box-Muller on a lane pair).</summary>
     public static double NormalAt(ulong seed, ulong offset, long i)
     {
         long pairBase = i & ~1L; // lanes (0,1) or (2,3) of one counter
-        double u1 = Philox.ToUniformOpenZero(Philox.Word(seed, 0, offset, pairBase));
-        double u2 = Philox.ToUniform(Philox.Word(seed, 0, offset, pairBase + 1));
-        double r = Math.Sqrt(-2.0 * Math.Log(u1));
-        double theta = 2.0 * Math.PI * u2;
-        return (i & 1) == 0 ? r * Math.Cos(theta) : r * Math.Sin(theta);
+        var (n0, n1) = BoxMuller(Philox.Word(seed, 0, offset, pairBase), Philox.Word(seed, 0, offset, pairBase + 1));
+        return (i & 1) == 0 ? n0 : n1;
     }
 
     /// <summary>A uniform integer in [0, n) (rejection-free multiply-shift; bias below 2^-32 * n).</summary>

@@ -22,19 +22,11 @@ public static class Init
         return (shape[1] * receptive, shape[0] * receptive);
     }
 
-    public static void Normal(Tensor t, double std, double mean = 0, RandomGenerator? generator = null)
-    {
-        var v = new double[t.NumElements];
-        (generator ?? RandomGenerator.Global).Normal<double>(v, mean, std);
-        Write(t, v);
-    }
+    public static void Normal(Tensor t, double std, double mean = 0, RandomGenerator? generator = null) =>
+        Draw(t, (g, f) => g.Normal<float>(f, mean, std), (g, d) => g.Normal<double>(d, mean, std), generator);
 
-    public static void Uniform(Tensor t, double low, double high, RandomGenerator? generator = null)
-    {
-        var v = new double[t.NumElements];
-        (generator ?? RandomGenerator.Global).Uniform<double>(v, low, high);
-        Write(t, v);
-    }
+    public static void Uniform(Tensor t, double low, double high, RandomGenerator? generator = null) =>
+        Draw(t, (g, f) => g.Uniform<float>(f, low, high), (g, d) => g.Uniform<double>(d, low, high), generator);
 
     public static void Constant(Tensor t, double value) => Backend.Of(t).Fill(t, value);
 
@@ -79,17 +71,24 @@ public static class Init
         if (bias is not null) Uniform(bias, -b, b, generator);
     }
 
-    private static void Write(Tensor t, double[] v)
+    /// <summary>
+    /// Draws on the host in the tensor's own dtype (the numbers are computed in double and rounded, so
+    /// float32 and float64 weights agree) and copies them to the tensor's device.
+    /// </summary>
+    private static void Draw(Tensor t, Action<RandomGenerator, float[]> f32, Action<RandomGenerator, double[]> f64, RandomGenerator? generator)
     {
         if (!t.IsContiguous) throw new ArgumentException($"initialisers need a contiguous tensor, got {t}");
+        var g = generator ?? RandomGenerator.Global;
         switch (t.DType)
         {
             case DType.Float64:
-                Backend.Of(t).CopyFromHost(MemoryMarshal.AsBytes(v.AsSpan()), t);
+                var d = new double[t.NumElements];
+                f64(g, d);
+                Backend.Of(t).CopyFromHost(MemoryMarshal.AsBytes(d.AsSpan()), t);
                 break;
             case DType.Float32:
-                var f = new float[v.Length];
-                for (int i = 0; i < v.Length; i++) f[i] = (float)v[i];
+                var f = new float[t.NumElements];
+                f32(g, f);
                 Backend.Of(t).CopyFromHost(MemoryMarshal.AsBytes(f.AsSpan()), t);
                 break;
             default:

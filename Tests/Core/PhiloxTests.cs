@@ -30,6 +30,22 @@ public sealed class PhiloxTests
     }
 
     [Fact]
+    public void Generator_LargeParallelDraws_EqualTheElementwiseDefinition()
+    {
+        // 300,000 numbers take the chunked parallel path; each must still be number i of the stream.
+        var g = new RandomGenerator(9, offset: 5);
+        var n = new double[300_001];
+        g.Normal<double>(n);
+        var u = new float[300_001];
+        g.Uniform<float>(u);
+        foreach (int i in new[] { 0, 1, 2, 3, 4, 65_535, 65_536, 131_073, 300_000 })
+        {
+            Assert.Equal(RandomGenerator.NormalAt(9, 5, i), n[i]);
+            Assert.Equal(Philox.ToUniform(Philox.Word(9, 0, 5 + 75_001, i)), u[i]);
+        }
+    }
+
+    [Fact]
     public void Generator_UniformAndNormal_HaveTheRightMoments()
     {
         var g = new RandomGenerator(1);
