@@ -81,14 +81,43 @@ public sealed unsafe partial class CpuBackend
     private static void ConvForward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         nint px = (nint)x, pw = (nint)w, pb = (nint)bias, py = (nint)y;
-        if (g.ImagesInParallel) CpuParallel.For(g.N, n => ForwardImage(g, n, (T*)px, (T*)pw, (T*)pb, (T*)py, parallelGemm: false));
-        else for (int n = 0; n < g.N; n++) ForwardImage(g, n, x, w, bias, y, parallelGemm: true);
+        ForImages<T>(g, (n, col, parallelGemm) => ForwardImage(g, n, (T*)px, (T*)pw, (T*)pb, (T*)py, (T*)col, parallelGemm));
     }
 
-    private static void ForwardImage<T>(ConvGeometry g, int n, T* x, T* w, T* bias, T* y, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
+    private delegate void ImageBody(int n, nint col, bool parallelGemm);
+
+    /// <summary>
+    /// Runs body for every image: over contiguous image ranges in parallel (each range with its own
+    /// im2col scratch and a one-thread GEMM) when there are enough images, else image by image with a
+    /// parallel GEMM. Scratch is rented before the parallel region, one block per range, so the
+    /// allocator sees the same requests every step whatever the scheduling (see Note [Host caching allocator]).
+    /// </summary>
+    private static void ForImages<T>(ConvGeometry g, ImageBody body) where T : unmanaged
     {
-        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
+        int ranges = g.ImagesInParallel ? Math.Min(g.N, CpuParallel.Threads) : 1;
+        var cols = new nint[ranges];
+        var sizes = new long[ranges];
         try
+        {
+            for (int r = 0; r < ranges; r++) cols[r] = (nint)RentScratch<T>(g.ColLength, out sizes[r]);
+            if (ranges == 1)
+            {
+                for (int n = 0; n < g.N; n++) body(n, cols[0], true);
+                return;
+            }
+            CpuParallel.ForRanges(g.N, ranges, (r, start, len) =>
+            {
+                for (long n = start; n < start + len; n++) body((int)n, cols[r], false);
+            });
+        }
+        finally
+        {
+            for (int r = 0; r < ranges; r++) ReturnScratch((void*)cols[r], sizes[r]);
+        }
+    }
+
+    private static void ForwardImage<T>(ConvGeometry g, int n, T* x, T* w, T* bias, T* y, T* col, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         {
                 for (int gi = 0; gi < g.Groups; gi++)
                 {
@@ -110,23 +139,16 @@ public sealed unsafe partial class CpuBackend
                     }
                 }
         }
-        finally
-        {
-            ReturnScratch(col, colBytes);
-        }
     }
 
     private static void ConvBackwardData<T>(ConvGeometry g, T* w, T* dy, T* dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         nint pw = (nint)w, pdy = (nint)dy, pdx = (nint)dx;
-        if (g.ImagesInParallel) CpuParallel.For(g.N, n => BackwardDataImage(g, n, (T*)pw, (T*)pdy, (T*)pdx, parallelGemm: false));
-        else for (int n = 0; n < g.N; n++) BackwardDataImage(g, n, w, dy, dx, parallelGemm: true);
+        ForImages<T>(g, (n, col, parallelGemm) => BackwardDataImage(g, n, (T*)pw, (T*)pdy, (T*)pdx, (T*)col, parallelGemm));
     }
 
-    private static void BackwardDataImage<T>(ConvGeometry g, int n, T* w, T* dy, T* dx, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void BackwardDataImage<T>(ConvGeometry g, int n, T* w, T* dy, T* dx, T* col, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
-        try
         {
                 for (int gi = 0; gi < g.Groups; gi++)
                 {
@@ -143,10 +165,6 @@ public sealed unsafe partial class CpuBackend
                     }
                 }
         }
-        finally
-        {
-            ReturnScratch(col, colBytes);
-        }
     }
 
     /// <summary>Images per weight-gradient chunk: chunk boundaries depend on N only (see Note [Deterministic CPU]).</summary>
@@ -156,61 +174,59 @@ public sealed unsafe partial class CpuBackend
     {
         int chunks = Math.Min(g.N, WeightGradChunks);
         int wLength = g.K * g.Crs;
-        if (chunks == 1)
-        {
-            WeightChunk(g, 0, g.N, x, dy, dw, parallelGemm: true);
-            return;
-        }
         // Chunk 0 writes dw itself; the others write partial sums that are then added in chunk order.
-        var part = (T*)RentScratch<T>((long)(chunks - 1) * wLength, out long partBytes);
+        // All scratch is rented up front, one im2col block per chunk, so every step asks the allocator
+        // for the same blocks whatever the scheduling (see Note [Host caching allocator]).
+        var cols = new nint[chunks];
+        var colBytes = new long[chunks];
+        T* part = null;
+        long partBytes = 0;
         try
         {
+            for (int c = 0; c < chunks; c++) cols[c] = (nint)RentScratch<T>(g.ColLength, out colBytes[c]);
+            if (chunks == 1)
             {
-                nint px = (nint)x, pdy = (nint)dy, pdw = (nint)dw, ppart = (nint)part;
-                int n = g.N;
-                CpuParallel.For(chunks, c =>
-                {
-                    T* dst = c == 0 ? (T*)pdw : (T*)ppart + (long)(c - 1) * wLength;
-                    WeightChunk(g, n * c / chunks, n * (c + 1) / chunks, (T*)px, (T*)pdy, dst, parallelGemm: false);
-                });
-                var sum = new Span<T>(dw, wLength);
-                for (int c = 1; c < chunks; c++)
-                    TensorPrimitives.Add(sum, new ReadOnlySpan<T>(part + (long)(c - 1) * wLength, wLength), sum);
+                WeightChunk(g, 0, g.N, x, dy, dw, (T*)cols[0], parallelGemm: true);
+                return;
             }
+            part = (T*)RentScratch<T>((long)(chunks - 1) * wLength, out partBytes);
+            nint px = (nint)x, pdy = (nint)dy, pdw = (nint)dw, ppart = (nint)part;
+            int n = g.N;
+            CpuParallel.For(chunks, c =>
+            {
+                T* dst = c == 0 ? (T*)pdw : (T*)ppart + (long)(c - 1) * wLength;
+                WeightChunk(g, n * c / chunks, n * (c + 1) / chunks, (T*)px, (T*)pdy, dst, (T*)cols[c], parallelGemm: false);
+            });
+            var sum = new Span<T>(dw, wLength);
+            for (int c = 1; c < chunks; c++)
+                TensorPrimitives.Add(sum, new ReadOnlySpan<T>(part + (long)(c - 1) * wLength, wLength), sum);
         }
         finally
         {
             ReturnScratch(part, partBytes);
+            for (int c = 0; c < chunks; c++) ReturnScratch((void*)cols[c], colBytes[c]);
         }
     }
 
-    /// <summary>dst (K, CRS) = Σ over images [n0, n1), in order, of dy_g · col_gᵀ.</summary>
-    private static void WeightChunk<T>(ConvGeometry g, int n0, int n1, T* x, T* dy, T* dst, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>dst (K, CRS) = Σ over images [n0, n1), in order, of dy_g · col_gᵀ; col is this chunk's im2col scratch.</summary>
+    private static void WeightChunk<T>(ConvGeometry g, int n0, int n1, T* x, T* dy, T* dst, T* col, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
-        try
+        for (int n = n0; n < n1; n++)
         {
-                for (int n = n0; n < n1; n++)
+            T beta = n == n0 ? T.Zero : T.One;
+            for (int gi = 0; gi < g.Groups; gi++)
+            {
+                T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;
+                T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;
+                T* dwg = dst + (long)gi * g.Kg * g.Crs;
+                if (g.Pointwise)
+                    CpuGemm.Run(false, true, g.Kg, g.Cg, g.PQ, T.One, dyg, g.PQ, xg, g.HW, beta, dwg, g.Crs, parallelGemm);
+                else
                 {
-                    T beta = n == n0 ? T.Zero : T.One;
-                    for (int gi = 0; gi < g.Groups; gi++)
-                    {
-                        T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;
-                        T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;
-                        T* dwg = dst + (long)gi * g.Kg * g.Crs;
-                        if (g.Pointwise)
-                            CpuGemm.Run(false, true, g.Kg, g.Cg, g.PQ, T.One, dyg, g.PQ, xg, g.HW, beta, dwg, g.Crs, parallelGemm);
-                        else
-                        {
-                            Im2Col(g, xg, col);
-                            CpuGemm.Run(false, true, g.Kg, g.Crs, g.PQ, T.One, dyg, g.PQ, col, g.PQ, beta, dwg, g.Crs, parallelGemm);
-                        }
-                    }
+                    Im2Col(g, xg, col);
+                    CpuGemm.Run(false, true, g.Kg, g.Crs, g.PQ, T.One, dyg, g.PQ, col, g.PQ, beta, dwg, g.Crs, parallelGemm);
                 }
-        }
-        finally
-        {
-            ReturnScratch(col, colBytes);
+            }
         }
     }
 
