@@ -90,25 +90,25 @@ public sealed unsafe partial class CpuBackend
         var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
         try
         {
-                for (int gi = 0; gi < g.Groups; gi++)
+            for (int gi = 0; gi < g.Groups; gi++)
+            {
+                T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;   // (Cg, H, W)
+                T* yg = y + ((long)n * g.K + gi * g.Kg) * g.PQ;   // (Kg, P, Q)
+                T* wg = w + (long)gi * g.Kg * g.Crs;              // (Kg, CRS)
+                T beta = T.Zero;
+                if (bias != null)
                 {
-                    T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;   // (Cg, H, W)
-                    T* yg = y + ((long)n * g.K + gi * g.Kg) * g.PQ;   // (Kg, P, Q)
-                    T* wg = w + (long)gi * g.Kg * g.Crs;              // (Kg, CRS)
-                    T beta = T.Zero;
-                    if (bias != null)
-                    {
-                        for (int k = 0; k < g.Kg; k++) new Span<T>(yg + (long)k * g.PQ, g.PQ).Fill(bias[gi * g.Kg + k]);
-                        beta = T.One;
-                    }
-                    if (g.Pointwise)
-                        CpuGemm.Run(false, false, g.Kg, g.PQ, g.Cg, T.One, wg, g.Crs, xg, g.HW, beta, yg, g.PQ, parallelGemm);
-                    else
-                    {
-                        Im2Col(g, xg, col);
-                        CpuGemm.Run(false, false, g.Kg, g.PQ, g.Crs, T.One, wg, g.Crs, col, g.PQ, beta, yg, g.PQ, parallelGemm);
-                    }
+                    for (int k = 0; k < g.Kg; k++) new Span<T>(yg + (long)k * g.PQ, g.PQ).Fill(bias[gi * g.Kg + k]);
+                    beta = T.One;
                 }
+                if (g.Pointwise)
+                    CpuGemm.Run(false, false, g.Kg, g.PQ, g.Cg, T.One, wg, g.Crs, xg, g.HW, beta, yg, g.PQ, parallelGemm);
+                else
+                {
+                    Im2Col(g, xg, col);
+                    CpuGemm.Run(false, false, g.Kg, g.PQ, g.Crs, T.One, wg, g.Crs, col, g.PQ, beta, yg, g.PQ, parallelGemm);
+                }
+            }
         }
         finally
         {
@@ -128,20 +128,20 @@ public sealed unsafe partial class CpuBackend
         var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
         try
         {
-                for (int gi = 0; gi < g.Groups; gi++)
+            for (int gi = 0; gi < g.Groups; gi++)
+            {
+                T* dxg = dx + ((long)n * g.C + gi * g.Cg) * g.HW;  // (Cg, H, W)
+                T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;  // (Kg, P, Q)
+                T* wg = w + (long)gi * g.Kg * g.Crs;               // (Kg, CRS)
+                if (g.Pointwise)
+                    CpuGemm.Run(true, false, g.Cg, g.HW, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, dxg, g.HW, parallelGemm);
+                else
                 {
-                    T* dxg = dx + ((long)n * g.C + gi * g.Cg) * g.HW;  // (Cg, H, W)
-                    T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;  // (Kg, P, Q)
-                    T* wg = w + (long)gi * g.Kg * g.Crs;               // (Kg, CRS)
-                    if (g.Pointwise)
-                        CpuGemm.Run(true, false, g.Cg, g.HW, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, dxg, g.HW, parallelGemm);
-                    else
-                    {
-                        CpuGemm.Run(true, false, g.Crs, g.PQ, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, col, g.PQ, parallelGemm);
-                        new Span<T>(dxg, g.Cg * g.HW).Clear();
-                        Col2Im(g, col, dxg);
-                    }
+                    CpuGemm.Run(true, false, g.Crs, g.PQ, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, col, g.PQ, parallelGemm);
+                    new Span<T>(dxg, g.Cg * g.HW).Clear();
+                    Col2Im(g, col, dxg);
                 }
+            }
         }
         finally
         {
@@ -165,18 +165,16 @@ public sealed unsafe partial class CpuBackend
         var part = (T*)RentScratch<T>((long)(chunks - 1) * wLength, out long partBytes);
         try
         {
+            nint px = (nint)x, pdy = (nint)dy, pdw = (nint)dw, ppart = (nint)part;
+            int n = g.N;
+            CpuParallel.For(chunks, c =>
             {
-                nint px = (nint)x, pdy = (nint)dy, pdw = (nint)dw, ppart = (nint)part;
-                int n = g.N;
-                CpuParallel.For(chunks, c =>
-                {
-                    T* dst = c == 0 ? (T*)pdw : (T*)ppart + (long)(c - 1) * wLength;
-                    WeightChunk(g, n * c / chunks, n * (c + 1) / chunks, (T*)px, (T*)pdy, dst, parallelGemm: false);
-                });
-                var sum = new Span<T>(dw, wLength);
-                for (int c = 1; c < chunks; c++)
-                    TensorPrimitives.Add(sum, new ReadOnlySpan<T>(part + (long)(c - 1) * wLength, wLength), sum);
-            }
+                T* dst = c == 0 ? (T*)pdw : (T*)ppart + (long)(c - 1) * wLength;
+                WeightChunk(g, n * c / chunks, n * (c + 1) / chunks, (T*)px, (T*)pdy, dst, parallelGemm: false);
+            });
+            var sum = new Span<T>(dw, wLength);
+            for (int c = 1; c < chunks; c++)
+                TensorPrimitives.Add(sum, new ReadOnlySpan<T>(part + (long)(c - 1) * wLength, wLength), sum);
         }
         finally
         {
@@ -190,23 +188,23 @@ public sealed unsafe partial class CpuBackend
         var col = (T*)RentScratch<T>(g.ColLength, out long colBytes);
         try
         {
-                for (int n = n0; n < n1; n++)
+            for (int n = n0; n < n1; n++)
+            {
+                T beta = n == n0 ? T.Zero : T.One;
+                for (int gi = 0; gi < g.Groups; gi++)
                 {
-                    T beta = n == n0 ? T.Zero : T.One;
-                    for (int gi = 0; gi < g.Groups; gi++)
+                    T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;
+                    T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;
+                    T* dwg = dst + (long)gi * g.Kg * g.Crs;
+                    if (g.Pointwise)
+                        CpuGemm.Run(false, true, g.Kg, g.Cg, g.PQ, T.One, dyg, g.PQ, xg, g.HW, beta, dwg, g.Crs, parallelGemm);
+                    else
                     {
-                        T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;
-                        T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;
-                        T* dwg = dst + (long)gi * g.Kg * g.Crs;
-                        if (g.Pointwise)
-                            CpuGemm.Run(false, true, g.Kg, g.Cg, g.PQ, T.One, dyg, g.PQ, xg, g.HW, beta, dwg, g.Crs, parallelGemm);
-                        else
-                        {
-                            Im2Col(g, xg, col);
-                            CpuGemm.Run(false, true, g.Kg, g.Crs, g.PQ, T.One, dyg, g.PQ, col, g.PQ, beta, dwg, g.Crs, parallelGemm);
-                        }
+                        Im2Col(g, xg, col);
+                        CpuGemm.Run(false, true, g.Kg, g.Crs, g.PQ, T.One, dyg, g.PQ, col, g.PQ, beta, dwg, g.Crs, parallelGemm);
                     }
                 }
+            }
         }
         finally
         {
