@@ -11,6 +11,9 @@ namespace Kiln.Backends.Cpu;
 ///   backward data:    col (CRS, PQ) = w_gᵀ · dy_g (Kg, PQ);                 dx_g = col2im(col)
 ///   backward weights: dw_g (Kg, CRS) += dy_g · colᵀ
 /// A 1x1 filter with stride 1 and no padding needs no im2col: x_g (Cg, HW) is the column matrix.
+/// Note [im2col slabs]: the column matrix of a big layer is large (VGG's 224x224 3x3 layers: 115 MB per
+/// image), so it is built for a slab of output rows at a time, at most <see cref="ConvColumnBudget"/>
+/// elements: the GEMMs then run on column ranges of y and dy. Slabs depend on the shape only.
 /// Work is split over images or inside the GEMM (whichever is coarse enough); neither changes the
 /// arithmetic of an output element (see Note [Deterministic CPU] in Sgemm), and the weight gradient sums
 /// images in chunks fixed by N alone, added in chunk order, so results do not depend on the thread count.
@@ -62,21 +65,25 @@ public sealed unsafe partial class CpuBackend
             (P, Q) = (y[2], y[3]);
             (StrideH, StrideW, PadH, PadW, DilationH, DilationW, Groups) = (p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilationH, p.DilationW, p.Groups);
             Pointwise = p.IsPointwise(R, S);
-            if (!Pointwise && (long)Crs * PQ > Array.MaxLength)
-                throw new NotSupportedException($"conv2d: im2col buffer of {Crs} x {PQ} elements is too large for one image");
+            SlabRows = Pointwise ? P : (int)Math.Clamp(ConvColumnBudget / ((long)Crs * Q), 1, P);
         }
 
         public bool Pointwise { get; }
+        /// <summary>Output rows per im2col slab (see Note [im2col slabs]).</summary>
+        public int SlabRows { get; }
         public int Cg => C / Groups;
         public int Kg => K / Groups;
         public int Crs => Cg * R * S;
         public int PQ => P * Q;
         public int HW => H * W;
-        public int ColLength => Pointwise ? 0 : Crs * PQ;
+        public long ColLength => Pointwise ? 0 : (long)Crs * SlabRows * Q;
 
         /// <summary>Images in parallel (each with a one-thread GEMM) when there are enough of them; else a parallel GEMM per image.</summary>
         public bool ImagesInParallel => CpuParallel.Threads > 1 && N >= 2 * CpuParallel.Threads;
     }
+
+    /// <summary>Most elements of an im2col slab (see Note [im2col slabs]); 2^20 floats = 4 MiB, within L3. Tests lower it.</summary>
+    internal static long ConvColumnBudget = 1 << 20;
 
     private static void ConvForward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -104,10 +111,12 @@ public sealed unsafe partial class CpuBackend
                 if (g.Pointwise)
                     CpuGemm.Run(false, false, g.Kg, g.PQ, g.Cg, T.One, wg, g.Crs, xg, g.HW, beta, yg, g.PQ, parallelGemm);
                 else
-                {
-                    Im2Col(g, xg, col);
-                    CpuGemm.Run(false, false, g.Kg, g.PQ, g.Crs, T.One, wg, g.Crs, col, g.PQ, beta, yg, g.PQ, parallelGemm);
-                }
+                    for (int p0 = 0; p0 < g.P; p0 += g.SlabRows)
+                    {
+                        int cols = Math.Min(g.SlabRows, g.P - p0) * g.Q;
+                        Im2Col(g, xg, col, p0);
+                        CpuGemm.Run(false, false, g.Kg, cols, g.Crs, T.One, wg, g.Crs, col, cols, beta, yg + p0 * g.Q, g.PQ, parallelGemm);
+                    }
             }
         }
         finally
@@ -137,9 +146,13 @@ public sealed unsafe partial class CpuBackend
                     CpuGemm.Run(true, false, g.Cg, g.HW, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, dxg, g.HW, parallelGemm);
                 else
                 {
-                    CpuGemm.Run(true, false, g.Crs, g.PQ, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, col, g.PQ, parallelGemm);
                     new Span<T>(dxg, g.Cg * g.HW).Clear();
-                    Col2Im(g, col, dxg);
+                    for (int p0 = 0; p0 < g.P; p0 += g.SlabRows)
+                    {
+                        int cols = Math.Min(g.SlabRows, g.P - p0) * g.Q;
+                        CpuGemm.Run(true, false, g.Crs, cols, g.Kg, T.One, wg, g.Crs, dyg + p0 * g.Q, g.PQ, T.Zero, col, cols, parallelGemm);
+                        Col2Im(g, col, dxg, p0);
+                    }
                 }
             }
         }
@@ -199,10 +212,12 @@ public sealed unsafe partial class CpuBackend
                     if (g.Pointwise)
                         CpuGemm.Run(false, true, g.Kg, g.Cg, g.PQ, T.One, dyg, g.PQ, xg, g.HW, beta, dwg, g.Crs, parallelGemm);
                     else
-                    {
-                        Im2Col(g, xg, col);
-                        CpuGemm.Run(false, true, g.Kg, g.Crs, g.PQ, T.One, dyg, g.PQ, col, g.PQ, beta, dwg, g.Crs, parallelGemm);
-                    }
+                        for (int p0 = 0; p0 < g.P; p0 += g.SlabRows)
+                        {
+                            int cols = Math.Min(g.SlabRows, g.P - p0) * g.Q;
+                            Im2Col(g, xg, col, p0);
+                            CpuGemm.Run(false, true, g.Kg, g.Crs, cols, T.One, dyg + p0 * g.Q, g.PQ, col, cols, p0 == 0 ? beta : T.One, dwg, g.Crs, parallelGemm);
+                        }
                 }
             }
         }
@@ -244,20 +259,25 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    /// <summary>col (Cg*R*S, P*Q): row (c, r, s) holds x_g[c, p*sh - ph + r*dh, q*sw - pw + s*dw], zero outside the image.</summary>
+    /// <summary>
+    /// The slab of output rows [p0, p0 + SlabRows) of col (Cg*R*S, P*Q): row (c, r, s) holds
+    /// x_g[c, p*sh - ph + r*dh, q*sw - pw + s*dw], zero outside the image.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Im2Col<T>(ConvGeometry g, T* x, T* col) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Im2Col<T>(ConvGeometry g, T* x, T* col, int p0) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int p1 = Math.Min(g.P, p0 + g.SlabRows);
+        long rowLength = (long)(p1 - p0) * g.Q;
         for (int c = 0; c < g.Cg; c++)
             for (int r = 0; r < g.R; r++)
                 for (int s = 0; s < g.S; s++)
                 {
-                    T* row = col + ((long)(c * g.R + r) * g.S + s) * g.PQ;
+                    T* row = col + ((long)(c * g.R + r) * g.S + s) * rowLength;
                     int offH = r * g.DilationH - g.PadH, offW = s * g.DilationW - g.PadW;
                     var (qLo, qHi) = ValidRange(offW, g.W, g.StrideW, g.Q);
-                    for (int p = 0; p < g.P; p++)
+                    for (int p = p0; p < p1; p++)
                     {
-                        T* dst = row + (long)p * g.Q;
+                        T* dst = row + (long)(p - p0) * g.Q;
                         int ih = p * g.StrideH + offH;
                         if ((uint)ih >= (uint)g.H)
                         {
@@ -275,23 +295,25 @@ public sealed unsafe partial class CpuBackend
                 }
     }
 
-    /// <summary>Adds col (Cg*R*S, P*Q) back into x_g (Cg, H, W): the adjoint of <see cref="Im2Col{T}"/>. Fixed order.</summary>
+    /// <summary>Adds a slab of col back into x_g (Cg, H, W): the adjoint of <see cref="Im2Col{T}"/>. Fixed order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Col2Im<T>(ConvGeometry g, T* col, T* x) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Col2Im<T>(ConvGeometry g, T* col, T* x, int p0) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int p1 = Math.Min(g.P, p0 + g.SlabRows);
+        long rowLength = (long)(p1 - p0) * g.Q;
         for (int c = 0; c < g.Cg; c++)
             for (int r = 0; r < g.R; r++)
                 for (int s = 0; s < g.S; s++)
                 {
-                    T* row = col + ((long)(c * g.R + r) * g.S + s) * g.PQ;
+                    T* row = col + ((long)(c * g.R + r) * g.S + s) * rowLength;
                     int offH = r * g.DilationH - g.PadH, offW = s * g.DilationW - g.PadW;
                     var (qLo, qHi) = ValidRange(offW, g.W, g.StrideW, g.Q);
                     if (qHi <= qLo) continue;
-                    for (int p = 0; p < g.P; p++)
+                    for (int p = p0; p < p1; p++)
                     {
                         int ih = p * g.StrideH + offH;
                         if ((uint)ih >= (uint)g.H) continue;
-                        T* src = row + (long)p * g.Q;
+                        T* src = row + (long)(p - p0) * g.Q;
                         T* dst = x + ((long)c * g.H + ih) * g.W + offW;
                         if (g.StrideW == 1)
                         {
