@@ -169,6 +169,11 @@ public sealed unsafe partial class CpuBackend
     {
         int chunks = Math.Min(g.N, WeightGradChunks);
         int wLength = g.K * g.Crs;
+        if (chunks == 0)
+        {
+            new Span<T>(dw, wLength).Clear();
+            return;
+        }
         if (chunks == 1)
         {
             WeightChunk(g, 0, g.N, x, dy, dw, parallelGemm: true);
