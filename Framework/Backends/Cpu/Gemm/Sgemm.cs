@@ -86,10 +86,12 @@ public static unsafe class Sgemm
             return;
         }
         var bl = BlockingOf(isa);
+        // Starting a parallel region costs ~10 us: below ~100 us of work, one thread is faster.
+        parallel &= (long)m * n * k >= MinParallelFmas && CpuParallel.Threads > 1;
         var (band, nc, bands, tilesN) = Tiling(bl, m, n, parallel ? MinTasks : 1);
         int tasks = bands * tilesN;
         var job = new Job(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, bl, band, nc, tilesN);
-        if (!parallel || tasks == 1 || CpuParallel.Threads == 1)
+        if (!parallel || tasks == 1)
         {
             for (int t = 0; t < tasks; t++) job.RunTask(t);
             return;
@@ -122,6 +124,9 @@ public static unsafe class Sgemm
 
     /// <summary>Tasks we try to have at least. Each task packs its own B block, so more tasks cost packing.</summary>
     internal const int MinTasks = 4;
+
+    /// <summary>Multiply-adds below which a GEMM runs on the calling thread (about 100 us on one core).</summary>
+    internal const long MinParallelFmas = 1 << 22;
 
     /// <summary>One GEMM call's arguments, shared by its tasks (a class, so that the task delegate is one allocation per call).</summary>
     private sealed class Job(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb,
