@@ -7,14 +7,13 @@ namespace Kiln.Backends.Cpu.Gemm;
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, with op(X) = X or Xᵀ,
 /// C (m, n), op(A) (m, k), op(B) (k, n) and leading dimensions (row strides) lda, ldb, ldc.
 ///
-/// Note [GEMM blocking]: Goto/BLIS style. C is cut into tiles of (mc, nc); each tile is one task
-/// and runs its whole K loop on one thread, so no sum is ever split across threads and every
-/// element of C is computed by the same sequence of operations whatever the thread count.
-/// Inside a task, K is cut into blocks of kc: the (kc, nc) block of op(B) is packed into slivers
-/// of NR columns (it stays in L2), the (mc, kc) block of op(A) into slivers of MR rows, and the
-/// micro-kernel multiplies one A sliver (held in L1) by each B sliver in turn, keeping an
-/// (MR, NR) block of C in registers for the whole kc loop. Packing pads edge slivers with zeros;
-/// edge tiles of C go through a small buffer on the stack.
+/// Note [GEMM blocking]: Goto/BLIS style. C is cut into tasks of (row band, nc columns); each task
+/// runs its whole K loop on one thread, so no sum is ever split across threads.
+/// Inside a task, K is cut into blocks of kc: the (kc, nc) block of op(B) is packed once into slivers
+/// of NR columns (it stays in L2); the band is walked in blocks of mc rows, each (mc, kc) block of
+/// op(A) packed into slivers of MR rows; the micro-kernel multiplies one A sliver (held in L1) by
+/// each B sliver in turn, keeping an (MR, NR) block of C in registers for the whole kc loop.
+/// Packing pads edge slivers with zeros; edge tiles of C go through a small buffer on the stack.
 /// Note [Deterministic CPU]: tiling decides only which thread computes an element of C, never how: the k
 /// blocking is fixed per micro-kernel, k runs in order, and edge tiles use the same multiply and add as
 /// full ones. So a GEMM gives the same bits on one thread or many, serial or parallel; callers that sum
