@@ -291,8 +291,10 @@ public sealed unsafe partial class CpuBackend
                         }
                         T* src = x + ((long)c * g.H + ih) * g.W + offW; // src[q * strideW] for q in [qLo, qHi)
                         for (int q = 0; q < qLo; q++) dst[q] = T.Zero;
-                        if (g.StrideW == 1)
+                        if (g.StrideW == 1 && qHi - qLo > SmallRow)
                             new ReadOnlySpan<T>(src + qLo, qHi - qLo).CopyTo(new Span<T>(dst + qLo, qHi - qLo));
+                        else if (g.StrideW == 1)
+                            for (int q = qLo; q < qHi; q++) dst[q] = src[q];
                         else
                             for (int q = qLo; q < qHi; q++) dst[q] = src[(long)q * g.StrideW];
                         for (int q = Math.Max(qHi, qLo); q < g.Q; q++) dst[q] = T.Zero;
@@ -320,16 +322,21 @@ public sealed unsafe partial class CpuBackend
                         if ((uint)ih >= (uint)g.H) continue;
                         T* src = row + (long)(p - p0) * g.Q;
                         T* dst = x + ((long)c * g.H + ih) * g.W + offW;
-                        if (g.StrideW == 1)
+                        if (g.StrideW == 1 && qHi - qLo > SmallRow)
                         {
                             var d = new Span<T>(dst + qLo, qHi - qLo);
                             TensorPrimitives.Add(d, new ReadOnlySpan<T>(src + qLo, qHi - qLo), d);
                         }
+                        else if (g.StrideW == 1)
+                            for (int q = qLo; q < qHi; q++) dst[q] += src[q];
                         else
                             for (int q = qLo; q < qHi; q++) dst[(long)q * g.StrideW] += src[q];
                     }
                 }
     }
+
+    /// <summary>Rows up to this long are copied by a plain loop: a library call costs more for 7x7 or 14x14 maps.</summary>
+    private const int SmallRow = 16;
 
     /// <summary>The output columns q in [lo, hi) whose input column q*stride + offset lies in [0, size).</summary>
     private static (int Lo, int Hi) ValidRange(int offset, int size, int stride, int outSize)
