@@ -38,5 +38,7 @@ public sealed class BenchCommandTests
         Assert.Equal(0, Program.Main(["bench", "gemm", "--m", "8", "--n", "9", "--k", "10", "--transb", "--repeat", "1", "--warmup", "0"]));
         Assert.Equal(0, Program.Main(["bench", "conv2d", "--input", "1x2x5x5", "--filter", "4x1x3x3", "--groups", "2", "--pad", "1", "--repeat", "1", "--warmup", "0"]));
         Assert.Equal(1, Program.Main(["bench", "gemm", "--m", "0"]));
+        var ex = Assert.Throws<ArgumentException>(() => BenchCommand.Run(new BenchOptions { Target = "gemm", K = "12q" }));
+        Assert.Equal("--k '12q' is not a positive integer", ex.Message);
     }
 }

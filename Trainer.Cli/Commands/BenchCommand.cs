@@ -28,14 +28,14 @@ public sealed class BenchOptions : CommonOptions
     public int Warmup { get; set; } = 2;
 
     // gemm
-    [Option('m', Default = 1024, HelpText = "gemm: rows of C.")]
-    public int M { get; set; } = 1024;
+    [Option('m', Default = "1024", HelpText = "gemm: rows of C (also --m).")]
+    public string M { get; set; } = "1024";
 
-    [Option('n', Default = 1024, HelpText = "gemm: columns of C.")]
-    public int N { get; set; } = 1024;
+    [Option('n', Default = "1024", HelpText = "gemm: columns of C (also --n).")]
+    public string N { get; set; } = "1024";
 
-    [Option('k', Default = 1024, HelpText = "gemm: inner dimension.")]
-    public int K { get; set; } = 1024;
+    [Option('k', Default = "1024", HelpText = "gemm: inner dimension (also --k).")]
+    public string K { get; set; } = "1024";
 
     [Option("transa", HelpText = "gemm: use A transposed (A stored as (k, m)).")]
     public bool TransA { get; set; }
@@ -87,8 +87,7 @@ public static class BenchCommand
 
     private static int Gemm(BenchOptions o)
     {
-        int m = o.M, n = o.N, k = o.K;
-        if (m < 1 || n < 1 || k < 1) throw new ArgumentException($"gemm sizes must be positive, got --m {m} --n {n} --k {k}");
+        int m = ParseSize("--m", o.M), n = ParseSize("--n", o.N), k = ParseSize("--k", o.K);
         if (o.Isa is GemmIsa isa) Sgemm.Isa = isa;
         int lda = o.TransA ? m : k, ldb = o.TransB ? k : n;
         using var a = Tensor.Empty([m * k]);
@@ -154,6 +153,10 @@ public static class BenchCommand
         Array.Sort(times);
         return times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
     }
+
+    /// <summary>Parses one positive size.</summary>
+    internal static int ParseSize(string option, string text) =>
+        int.TryParse(text, out int v) && v >= 1 ? v : throw new ArgumentException($"{option} '{text}' is not a positive integer");
 
     /// <summary>Parses "16x3x227x227" into four positive sizes.</summary>
     internal static int[] ParseShape(string option, string text, string layout)
