@@ -100,7 +100,7 @@ public static class BenchCommand
             CpuBackend.Data<float>(a), lda, CpuBackend.Data<float>(b), ldb, 0f, CpuBackend.Data<float>(c), ldc: n));
         double flops = 2.0 * m * n * k;
         Console.WriteLine($"gemm m={m} n={n} k={k} transa={o.TransA} transb={o.TransB} kernel={Sgemm.Isa} threads={CpuParallel.Threads}: " +
-                          $"{ms:F3} ms, {flops / ms / 1e6:F1} GFLOP/s (median of {o.Repeat})");
+                          $"{ms:F3} ms, {flops / ms / 1e6:F1} GFLOP/s (median of {o.Repeat}; cpu/wall {s_cpuPerWall:F2})");
         return 0;
     }
 
@@ -129,27 +129,38 @@ public static class BenchCommand
         var be = CpuBackend.Instance;
         double flops = 2.0 * yShape[0] * yShape[1] * yShape[2] * yShape[3] * w[1] * w[2] * w[3];
         double fwd = Median(o, () => be.Conv2dForward(input, weight, bias, y, p));
+        double fwdCpu = s_cpuPerWall;
         double bwdData = Median(o, () => be.Conv2dBackwardData(weight, dy, dx, p));
+        double bwdDataCpu = s_cpuPerWall;
         double bwdWeights = Median(o, () => be.Conv2dBackwardWeights(input, dy, dw, db, p));
+        double bwdWeightsCpu = s_cpuPerWall;
         Console.WriteLine($"conv2d input {Tensor.ShapeString(x)} filter {Tensor.ShapeString(w)} {p} -> output {Tensor.ShapeString(yShape)}, " +
                           $"{flops / 1e9:F2} GFLOP per pass, threads={CpuParallel.Threads}, kernel={Sgemm.Isa}, median of {o.Repeat}");
-        Console.WriteLine($"  forward           {fwd,9:F3} ms  {flops / fwd / 1e6,8:F1} GFLOP/s");
-        Console.WriteLine($"  backward data     {bwdData,9:F3} ms  {flops / bwdData / 1e6,8:F1} GFLOP/s");
-        Console.WriteLine($"  backward weights  {bwdWeights,9:F3} ms  {flops / bwdWeights / 1e6,8:F1} GFLOP/s");
+        Console.WriteLine($"  forward           {fwd,9:F3} ms  {flops / fwd / 1e6,8:F1} GFLOP/s  cpu/wall {fwdCpu:F2}");
+        Console.WriteLine($"  backward data     {bwdData,9:F3} ms  {flops / bwdData / 1e6,8:F1} GFLOP/s  cpu/wall {bwdDataCpu:F2}");
+        Console.WriteLine($"  backward weights  {bwdWeights,9:F3} ms  {flops / bwdWeights / 1e6,8:F1} GFLOP/s  cpu/wall {bwdWeightsCpu:F2}");
         return 0;
     }
 
+
+    /// <summary>Process CPU time over wall time during the last <see cref="Median"/>: below the thread count, other processes took cores.</summary>
+    private static double s_cpuPerWall;
 
     private static double Median(BenchOptions o, Action run)
     {
         for (int i = 0; i < o.Warmup; i++) run();
         var times = new double[o.Repeat];
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        var cpu0 = process.TotalProcessorTime;
+        long wall0 = Stopwatch.GetTimestamp();
         for (int i = 0; i < times.Length; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
             run();
             times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         }
+        process.Refresh();
+        s_cpuPerWall = (process.TotalProcessorTime - cpu0).TotalMilliseconds / Stopwatch.GetElapsedTime(wall0).TotalMilliseconds;
         Array.Sort(times);
         return times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
     }
