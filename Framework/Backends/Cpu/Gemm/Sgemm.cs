@@ -137,7 +137,8 @@ public static unsafe class Sgemm
             int i0 = t / tilesN * band, j0 = t % tilesN * nc;
             int mBand = Math.Min(band, m - i0), nLen = Math.Min(nc, n - j0);
             int kcMax = Math.Min(bl.Kc, k), mcMax = Math.Min(bl.Mc, RoundUp(mBand, bl.Mr));
-            long aFloats = (long)mcMax * kcMax, bFloats = (long)RoundUp(nLen, bl.Nr) * kcMax;
+            // B starts on a 64-byte line (A's size rounded up) so that every B load in the kernels is aligned.
+            long aFloats = ((long)mcMax * kcMax + 15) & ~15L, bFloats = (long)RoundUp(nLen, bl.Nr) * kcMax;
             float* ap = GemmScratch.Get(aFloats + bFloats);
             float* bp = ap + aFloats;
             for (int pc = 0; pc < k; pc += bl.Kc)
