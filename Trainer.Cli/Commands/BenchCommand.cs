@@ -31,14 +31,14 @@ public sealed class BenchOptions : CommonOptions
     public int Warmup { get; set; } = 2;
 
     // gemm
-    [Option('m', Default = 1024, HelpText = "gemm: rows of C.")]
-    public int M { get; set; } = 1024;
+    [Option('m', Default = "1024", HelpText = "gemm: rows of C (also --m).")]
+    public string M { get; set; } = "1024";
 
-    [Option('n', Default = 1024, HelpText = "gemm: columns of C.")]
-    public int N { get; set; } = 1024;
+    [Option('n', Default = "1024", HelpText = "gemm: columns of C (also --n).")]
+    public string N { get; set; } = "1024";
 
-    [Option('k', Default = 1024, HelpText = "gemm: inner dimension.")]
-    public int K { get; set; } = 1024;
+    [Option('k', Default = "1024", HelpText = "gemm: inner dimension (also --k).")]
+    public string K { get; set; } = "1024";
 
     [Option("transa", HelpText = "gemm: use A transposed (A stored as (k, m)).")]
     public bool TransA { get; set; }
@@ -118,8 +118,7 @@ public static partial class BenchCommand
 
     private static int Gemm(BenchOptions o)
     {
-        int m = o.M, n = o.N, k = o.K;
-        if (m < 1 || n < 1 || k < 1) throw new ArgumentException($"gemm sizes must be positive, got --m {m} --n {n} --k {k}");
+        int m = ParseSize("--m", o.M), n = ParseSize("--n", o.N), k = ParseSize("--k", o.K);
         if (o.Isa is GemmIsa isa) Sgemm.Isa = isa;
         int lda = o.TransA ? m : k, ldb = o.TransB ? k : n;
         using var a = Tensor.Empty([m * k]);
@@ -132,7 +131,7 @@ public static partial class BenchCommand
             CpuBackend.Data<float>(a), lda, CpuBackend.Data<float>(b), ldb, 0f, CpuBackend.Data<float>(c), ldc: n));
         double flops = 2.0 * m * n * k;
         Console.WriteLine($"gemm m={m} n={n} k={k} transa={o.TransA} transb={o.TransB} kernel={Sgemm.Isa} threads={CpuParallel.Threads}: " +
-                          $"{ms:F3} ms, {flops / ms / 1e6:F1} GFLOP/s (median of {o.Repeat})");
+                          $"{ms:F3} ms, {flops / ms / 1e6:F1} GFLOP/s (median of {o.Repeat}; cpu/wall {s_cpuPerWall:F2})");
         return 0;
     }
 
@@ -161,30 +160,45 @@ public static partial class BenchCommand
         var be = CpuBackend.Instance;
         double flops = 2.0 * yShape[0] * yShape[1] * yShape[2] * yShape[3] * w[1] * w[2] * w[3];
         double fwd = Median(o, () => be.Conv2dForward(input, weight, bias, y, p));
+        double fwdCpu = s_cpuPerWall;
         double bwdData = Median(o, () => be.Conv2dBackwardData(weight, dy, dx, p));
+        double bwdDataCpu = s_cpuPerWall;
         double bwdWeights = Median(o, () => be.Conv2dBackwardWeights(input, dy, dw, db, p));
+        double bwdWeightsCpu = s_cpuPerWall;
         Console.WriteLine($"conv2d input {Tensor.ShapeString(x)} filter {Tensor.ShapeString(w)} {p} -> output {Tensor.ShapeString(yShape)}, " +
                           $"{flops / 1e9:F2} GFLOP per pass, threads={CpuParallel.Threads}, kernel={Sgemm.Isa}, median of {o.Repeat}");
-        Console.WriteLine($"  forward           {fwd,9:F3} ms  {flops / fwd / 1e6,8:F1} GFLOP/s");
-        Console.WriteLine($"  backward data     {bwdData,9:F3} ms  {flops / bwdData / 1e6,8:F1} GFLOP/s");
-        Console.WriteLine($"  backward weights  {bwdWeights,9:F3} ms  {flops / bwdWeights / 1e6,8:F1} GFLOP/s");
+        Console.WriteLine($"  forward           {fwd,9:F3} ms  {flops / fwd / 1e6,8:F1} GFLOP/s  cpu/wall {fwdCpu:F2}");
+        Console.WriteLine($"  backward data     {bwdData,9:F3} ms  {flops / bwdData / 1e6,8:F1} GFLOP/s  cpu/wall {bwdDataCpu:F2}");
+        Console.WriteLine($"  backward weights  {bwdWeights,9:F3} ms  {flops / bwdWeights / 1e6,8:F1} GFLOP/s  cpu/wall {bwdWeightsCpu:F2}");
         return 0;
     }
 
+
+    /// <summary>Process CPU time over wall time during the last <see cref="Median"/>: below the thread count, other processes took cores.</summary>
+    private static double s_cpuPerWall;
 
     internal static double Median(BenchOptions o, Action run)
     {
         for (int i = 0; i < o.Warmup; i++) run();
         var times = new double[o.Repeat];
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        var cpu0 = process.TotalProcessorTime;
+        long wall0 = Stopwatch.GetTimestamp();
         for (int i = 0; i < times.Length; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
             run();
             times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         }
+        process.Refresh();
+        s_cpuPerWall = (process.TotalProcessorTime - cpu0).TotalMilliseconds / Stopwatch.GetElapsedTime(wall0).TotalMilliseconds;
         Array.Sort(times);
         return times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
     }
+
+    /// <summary>Parses one positive size.</summary>
+    internal static int ParseSize(string option, string text) =>
+        int.TryParse(text, out int v) && v >= 1 ? v : throw new ArgumentException($"{option} '{text}' is not a positive integer");
 
     /// <summary>Parses "16x3x227x227" into four positive sizes.</summary>
     internal static int[] ParseShape(string option, string text, string layout)

@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Kiln.Backends.Cpu.Gemm;
 using Kiln.Core.Ops;
 
@@ -11,6 +13,9 @@ namespace Kiln.Backends.Cpu;
 ///   backward data:    col (CRS, PQ) = w_gᵀ · dy_g (Kg, PQ);                 dx_g = col2im(col)
 ///   backward weights: dw_g (Kg, CRS) += dy_g · colᵀ
 /// A 1x1 filter with stride 1 and no padding needs no im2col: x_g (Cg, HW) is the column matrix.
+/// Note [im2col slabs]: the column matrix of a big layer is large (VGG's 224x224 3x3 layers: 115 MB per
+/// image), so it is built for a slab of output rows at a time, at most <see cref="ConvColumnBudget"/>
+/// elements: the GEMMs then run on column ranges of y and dy. Slabs depend on the shape only.
 /// Work is split over images or inside the GEMM (whichever is coarse enough); neither changes the
 /// arithmetic of an output element (see Note [Deterministic CPU] in Sgemm), and the weight gradient sums
 /// images in chunks fixed by N alone, added in chunk order, so results do not depend on the thread count.
@@ -62,21 +67,25 @@ public sealed unsafe partial class CpuBackend
             (P, Q) = (y[2], y[3]);
             (StrideH, StrideW, PadH, PadW, DilationH, DilationW, Groups) = (p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilationH, p.DilationW, p.Groups);
             Pointwise = p.IsPointwise(R, S);
-            if (!Pointwise && (long)Crs * PQ > Array.MaxLength)
-                throw new NotSupportedException($"conv2d: im2col buffer of {Crs} x {PQ} elements is too large for one image");
+            SlabRows = Pointwise ? P : (int)Math.Clamp(ConvColumnBudget / ((long)Crs * Q), 1, P);
         }
 
         public bool Pointwise { get; }
+        /// <summary>Output rows per im2col slab (see Note [im2col slabs]).</summary>
+        public int SlabRows { get; }
         public int Cg => C / Groups;
         public int Kg => K / Groups;
         public int Crs => Cg * R * S;
         public int PQ => P * Q;
         public int HW => H * W;
-        public int ColLength => Pointwise ? 0 : Crs * PQ;
+        public long ColLength => Pointwise ? 0 : (long)Crs * SlabRows * Q;
 
         /// <summary>Images in parallel (each with a one-thread GEMM) when there are enough of them; else a parallel GEMM per image.</summary>
         public bool ImagesInParallel => CpuParallel.Threads > 1 && N >= 2 * CpuParallel.Threads;
     }
+
+    /// <summary>Most elements of an im2col slab (see Note [im2col slabs]); 2^20 floats = 4 MiB, within L3. Tests lower it.</summary>
+    internal static long ConvColumnBudget = 1 << 20;
 
     private static void ConvForward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -118,25 +127,25 @@ public sealed unsafe partial class CpuBackend
 
     private static void ForwardImage<T>(ConvGeometry g, int n, T* x, T* w, T* bias, T* y, T* col, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        for (int gi = 0; gi < g.Groups; gi++)
         {
-                for (int gi = 0; gi < g.Groups; gi++)
+            T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;   // (Cg, H, W)
+            T* yg = y + ((long)n * g.K + gi * g.Kg) * g.PQ;   // (Kg, P, Q)
+            T* wg = w + (long)gi * g.Kg * g.Crs;              // (Kg, CRS)
+            T beta = T.Zero;
+            if (bias != null)
+            {
+                for (int k = 0; k < g.Kg; k++) new Span<T>(yg + (long)k * g.PQ, g.PQ).Fill(bias[gi * g.Kg + k]);
+                beta = T.One;
+            }
+            if (g.Pointwise)
+                CpuGemm.Run(false, false, g.Kg, g.PQ, g.Cg, T.One, wg, g.Crs, xg, g.HW, beta, yg, g.PQ, parallelGemm);
+            else
+                for (int p0 = 0; p0 < g.P; p0 += g.SlabRows)
                 {
-                    T* xg = x + ((long)n * g.C + gi * g.Cg) * g.HW;   // (Cg, H, W)
-                    T* yg = y + ((long)n * g.K + gi * g.Kg) * g.PQ;   // (Kg, P, Q)
-                    T* wg = w + (long)gi * g.Kg * g.Crs;              // (Kg, CRS)
-                    T beta = T.Zero;
-                    if (bias != null)
-                    {
-                        for (int k = 0; k < g.Kg; k++) new Span<T>(yg + (long)k * g.PQ, g.PQ).Fill(bias[gi * g.Kg + k]);
-                        beta = T.One;
-                    }
-                    if (g.Pointwise)
-                        CpuGemm.Run(false, false, g.Kg, g.PQ, g.Cg, T.One, wg, g.Crs, xg, g.HW, beta, yg, g.PQ, parallelGemm);
-                    else
-                    {
-                        Im2Col(g, xg, col);
-                        CpuGemm.Run(false, false, g.Kg, g.PQ, g.Crs, T.One, wg, g.Crs, col, g.PQ, beta, yg, g.PQ, parallelGemm);
-                    }
+                    int cols = Math.Min(g.SlabRows, g.P - p0) * g.Q;
+                    Im2Col(g, xg, col, p0);
+                    CpuGemm.Run(false, false, g.Kg, cols, g.Crs, T.One, wg, g.Crs, col, cols, beta, yg + p0 * g.Q, g.PQ, parallelGemm);
                 }
         }
     }
@@ -149,21 +158,23 @@ public sealed unsafe partial class CpuBackend
 
     private static void BackwardDataImage<T>(ConvGeometry g, int n, T* w, T* dy, T* dx, T* col, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        for (int gi = 0; gi < g.Groups; gi++)
         {
-                for (int gi = 0; gi < g.Groups; gi++)
+            T* dxg = dx + ((long)n * g.C + gi * g.Cg) * g.HW;  // (Cg, H, W)
+            T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;  // (Kg, P, Q)
+            T* wg = w + (long)gi * g.Kg * g.Crs;               // (Kg, CRS)
+            if (g.Pointwise)
+                CpuGemm.Run(true, false, g.Cg, g.HW, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, dxg, g.HW, parallelGemm);
+            else
+            {
+                new Span<T>(dxg, g.Cg * g.HW).Clear();
+                for (int p0 = 0; p0 < g.P; p0 += g.SlabRows)
                 {
-                    T* dxg = dx + ((long)n * g.C + gi * g.Cg) * g.HW;  // (Cg, H, W)
-                    T* dyg = dy + ((long)n * g.K + gi * g.Kg) * g.PQ;  // (Kg, P, Q)
-                    T* wg = w + (long)gi * g.Kg * g.Crs;               // (Kg, CRS)
-                    if (g.Pointwise)
-                        CpuGemm.Run(true, false, g.Cg, g.HW, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, dxg, g.HW, parallelGemm);
-                    else
-                    {
-                        CpuGemm.Run(true, false, g.Crs, g.PQ, g.Kg, T.One, wg, g.Crs, dyg, g.PQ, T.Zero, col, g.PQ, parallelGemm);
-                        new Span<T>(dxg, g.Cg * g.HW).Clear();
-                        Col2Im(g, col, dxg);
-                    }
+                    int cols = Math.Min(g.SlabRows, g.P - p0) * g.Q;
+                    CpuGemm.Run(true, false, g.Crs, cols, g.Kg, T.One, wg, g.Crs, dyg + p0 * g.Q, g.PQ, T.Zero, col, cols, parallelGemm);
+                    Col2Im(g, col, dxg, p0);
                 }
+            }
         }
     }
 
@@ -174,6 +185,11 @@ public sealed unsafe partial class CpuBackend
     {
         int chunks = Math.Min(g.N, WeightGradChunks);
         int wLength = g.K * g.Crs;
+        if (chunks == 0)
+        {
+            new Span<T>(dw, wLength).Clear();
+            return;
+        }
         // Chunk 0 writes dw itself; the others write partial sums that are then added in chunk order.
         // All scratch is rented up front, one im2col block per chunk, so every step asks the allocator
         // for the same blocks whatever the scheduling (see Note [Host caching allocator]).
@@ -222,10 +238,12 @@ public sealed unsafe partial class CpuBackend
                 if (g.Pointwise)
                     CpuGemm.Run(false, true, g.Kg, g.Cg, g.PQ, T.One, dyg, g.PQ, xg, g.HW, beta, dwg, g.Crs, parallelGemm);
                 else
-                {
-                    Im2Col(g, xg, col);
-                    CpuGemm.Run(false, true, g.Kg, g.Crs, g.PQ, T.One, dyg, g.PQ, col, g.PQ, beta, dwg, g.Crs, parallelGemm);
-                }
+                    for (int p0 = 0; p0 < g.P; p0 += g.SlabRows)
+                    {
+                        int cols = Math.Min(g.SlabRows, g.P - p0) * g.Q;
+                        Im2Col(g, xg, col, p0);
+                        CpuGemm.Run(false, true, g.Kg, g.Crs, cols, T.One, dyg + p0 * g.Q, g.PQ, col, cols, p0 == 0 ? beta : T.One, dwg, g.Crs, parallelGemm);
+                    }
             }
         }
     }
@@ -262,20 +280,25 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    /// <summary>col (Cg*R*S, P*Q): row (c, r, s) holds x_g[c, p*sh - ph + r*dh, q*sw - pw + s*dw], zero outside the image.</summary>
+    /// <summary>
+    /// The slab of output rows [p0, p0 + SlabRows) of col (Cg*R*S, P*Q): row (c, r, s) holds
+    /// x_g[c, p*sh - ph + r*dh, q*sw - pw + s*dw], zero outside the image.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Im2Col<T>(ConvGeometry g, T* x, T* col) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Im2Col<T>(ConvGeometry g, T* x, T* col, int p0) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int p1 = Math.Min(g.P, p0 + g.SlabRows);
+        long rowLength = (long)(p1 - p0) * g.Q;
         for (int c = 0; c < g.Cg; c++)
             for (int r = 0; r < g.R; r++)
                 for (int s = 0; s < g.S; s++)
                 {
-                    T* row = col + ((long)(c * g.R + r) * g.S + s) * g.PQ;
+                    T* row = col + ((long)(c * g.R + r) * g.S + s) * rowLength;
                     int offH = r * g.DilationH - g.PadH, offW = s * g.DilationW - g.PadW;
                     var (qLo, qHi) = ValidRange(offW, g.W, g.StrideW, g.Q);
-                    for (int p = 0; p < g.P; p++)
+                    for (int p = p0; p < p1; p++)
                     {
-                        T* dst = row + (long)p * g.Q;
+                        T* dst = row + (long)(p - p0) * g.Q;
                         int ih = p * g.StrideH + offH;
                         if ((uint)ih >= (uint)g.H)
                         {
@@ -284,8 +307,12 @@ public sealed unsafe partial class CpuBackend
                         }
                         T* src = x + ((long)c * g.H + ih) * g.W + offW; // src[q * strideW] for q in [qLo, qHi)
                         for (int q = 0; q < qLo; q++) dst[q] = T.Zero;
-                        if (g.StrideW == 1)
+                        if (g.StrideW == 1 && qHi - qLo > SmallRow)
                             new ReadOnlySpan<T>(src + qLo, qHi - qLo).CopyTo(new Span<T>(dst + qLo, qHi - qLo));
+                        else if (g.StrideW == 1)
+                            for (int q = qLo; q < qHi; q++) dst[q] = src[q];
+                        else if (typeof(T) == typeof(float) && Avx2.IsSupported)
+                            GatherStrided((float*)src, g.StrideW, (float*)dst, qLo, qHi);
                         else
                             for (int q = qLo; q < qHi; q++) dst[q] = src[(long)q * g.StrideW];
                         for (int q = Math.Max(qHi, qLo); q < g.Q; q++) dst[q] = T.Zero;
@@ -293,34 +320,57 @@ public sealed unsafe partial class CpuBackend
                 }
     }
 
-    /// <summary>Adds col (Cg*R*S, P*Q) back into x_g (Cg, H, W): the adjoint of <see cref="Im2Col{T}"/>. Fixed order.</summary>
+    /// <summary>Adds a slab of col back into x_g (Cg, H, W): the adjoint of <see cref="Im2Col{T}"/>. Fixed order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Col2Im<T>(ConvGeometry g, T* col, T* x) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Col2Im<T>(ConvGeometry g, T* col, T* x, int p0) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int p1 = Math.Min(g.P, p0 + g.SlabRows);
+        long rowLength = (long)(p1 - p0) * g.Q;
         for (int c = 0; c < g.Cg; c++)
             for (int r = 0; r < g.R; r++)
                 for (int s = 0; s < g.S; s++)
                 {
-                    T* row = col + ((long)(c * g.R + r) * g.S + s) * g.PQ;
+                    T* row = col + ((long)(c * g.R + r) * g.S + s) * rowLength;
                     int offH = r * g.DilationH - g.PadH, offW = s * g.DilationW - g.PadW;
                     var (qLo, qHi) = ValidRange(offW, g.W, g.StrideW, g.Q);
                     if (qHi <= qLo) continue;
-                    for (int p = 0; p < g.P; p++)
+                    for (int p = p0; p < p1; p++)
                     {
                         int ih = p * g.StrideH + offH;
                         if ((uint)ih >= (uint)g.H) continue;
-                        T* src = row + (long)p * g.Q;
+                        T* src = row + (long)(p - p0) * g.Q;
                         T* dst = x + ((long)c * g.H + ih) * g.W + offW;
-                        if (g.StrideW == 1)
+                        if (g.StrideW == 1 && qHi - qLo > SmallRow)
                         {
                             var d = new Span<T>(dst + qLo, qHi - qLo);
                             TensorPrimitives.Add(d, new ReadOnlySpan<T>(src + qLo, qHi - qLo), d);
                         }
+                        else if (g.StrideW == 1)
+                            for (int q = qLo; q < qHi; q++) dst[q] += src[q];
                         else
                             for (int q = qLo; q < qHi; q++) dst[(long)q * g.StrideW] += src[q];
                     }
                 }
     }
+
+    /// <summary>dst[q] = src[q * stride] for q in [lo, hi), eight at a time with AVX2 gathers (strided convolutions).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GatherStrided(float* src, int stride, float* dst, int lo, int hi)
+    {
+        int q = lo;
+        if (hi - lo >= 8 && (long)(hi - 1) * stride < int.MaxValue)
+        {
+            var index = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * stride;
+            var step = Vector256.Create(8 * stride);
+            var at = index + Vector256.Create(lo * stride);
+            for (; q + 8 <= hi; q += 8, at += step)
+                Avx2.GatherVector256(src, at, 4).Store(dst + q);
+        }
+        for (; q < hi; q++) dst[q] = src[(long)q * stride];
+    }
+
+    /// <summary>Rows up to this long are copied by a plain loop: a library call costs more for 7x7 or 14x14 maps.</summary>
+    private const int SmallRow = 16;
 
     /// <summary>The output columns q in [lo, hi) whose input column q*stride + offset lies in [0, size).</summary>
     private static (int Lo, int Hi) ValidRange(int offset, int size, int stride, int outSize)

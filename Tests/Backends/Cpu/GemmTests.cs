@@ -26,6 +26,8 @@ public sealed class GemmTests
         (65, 1, 257, 1f, 1f, 5),
         (1, 65, 7, 2f, 0f, 0),
         (257, 65, 17, 1f, 0.5f, 2),
+        (24, 48, 40, 1f, 0.5f, 1),      // a 16-wide edge sliver with full rows
+        (13, 16, 9, -1f, 0f, 0),
         (300, 130, 800, 0.25f, 0f, 7), // several row blocks within a band and three k blocks
     ];
 

@@ -89,6 +89,8 @@ public static class OpCases
         new("conv2d_1x1_stride2", [In(2, 3, 5, 5), In(4, 3, 1, 1), In(4)], x => Op.Conv2d(x[0], x[1], x[2], stride: 2)),
         new("conv2d_rect", [In(1, 3, 5, 7), In(2, 3, 2, 3)], x => Op.Conv2d(x[0], x[1], null, stride: (2, 1), padding: (1, 0), dilation: (1, 2))),
         new("conv2d_11x11_stride4", [In(1, 3, 19, 19), In(2, 3, 11, 11), In(2)], x => Op.Conv2d(x[0], x[1], x[2], stride: 4, padding: 2)),
+        new("conv2d_wide_rows", [In(2, 2, 3, 21), In(2, 2, 3, 3), In(2)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1)),
+        new("conv2d_stride2_wide_rows", [In(1, 2, 5, 37), In(2, 2, 3, 3)], x => Op.Conv2d(x[0], x[1], null, stride: 2, padding: 1)),
         new("conv2d_batch5", [In(5, 2, 4, 4), In(3, 2, 3, 3), In(3)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1)),
     ];
 

@@ -7,14 +7,13 @@ namespace Kiln.Backends.Cpu.Gemm;
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, with op(X) = X or Xᵀ,
 /// C (m, n), op(A) (m, k), op(B) (k, n) and leading dimensions (row strides) lda, ldb, ldc.
 ///
-/// Note [GEMM blocking]: Goto/BLIS style. C is cut into tiles of (mc, nc); each tile is one task
-/// and runs its whole K loop on one thread, so no sum is ever split across threads and every
-/// element of C is computed by the same sequence of operations whatever the thread count.
-/// Inside a task, K is cut into blocks of kc: the (kc, nc) block of op(B) is packed into slivers
-/// of NR columns (it stays in L2), the (mc, kc) block of op(A) into slivers of MR rows, and the
-/// micro-kernel multiplies one A sliver (held in L1) by each B sliver in turn, keeping an
-/// (MR, NR) block of C in registers for the whole kc loop. Packing pads edge slivers with zeros;
-/// edge tiles of C go through a small buffer on the stack.
+/// Note [GEMM blocking]: Goto/BLIS style. C is cut into tasks of (row band, nc columns); each task
+/// runs its whole K loop on one thread, so no sum is ever split across threads.
+/// Inside a task, K is cut into blocks of kc: the (kc, nc) block of op(B) is packed once into slivers
+/// of NR columns (it stays in L2); the band is walked in blocks of mc rows, each (mc, kc) block of
+/// op(A) packed into slivers of MR rows; the micro-kernel multiplies one A sliver (held in L1) by
+/// each B sliver in turn, keeping an (MR, NR) block of C in registers for the whole kc loop.
+/// Packing pads edge slivers with zeros; edge tiles of C go through a small buffer on the stack.
 /// Note [Deterministic CPU]: tiling decides only which thread computes an element of C, never how: the k
 /// blocking is fixed per micro-kernel, k runs in order, and edge tiles use the same multiply and add as
 /// full ones. So a GEMM gives the same bits on one thread or many, serial or parallel; callers that sum
@@ -86,10 +85,12 @@ public static unsafe class Sgemm
             return;
         }
         var bl = BlockingOf(isa);
+        // Starting a parallel region costs ~10 us: below ~100 us of work, one thread is faster.
+        parallel &= (long)m * n * k >= MinParallelFmas && CpuParallel.Threads > 1;
         var (band, nc, bands, tilesN) = Tiling(bl, m, n, parallel ? MinTasks : 1);
         int tasks = bands * tilesN;
         var job = new Job(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, bl, band, nc, tilesN);
-        if (!parallel || tasks == 1 || CpuParallel.Threads == 1)
+        if (!parallel || tasks == 1)
         {
             for (int t = 0; t < tasks; t++) job.RunTask(t);
             return;
@@ -123,6 +124,9 @@ public static unsafe class Sgemm
     /// <summary>Tasks we try to have at least. Each task packs its own B block, so more tasks cost packing.</summary>
     internal const int MinTasks = 4;
 
+    /// <summary>Multiply-adds below which a GEMM runs on the calling thread (about 100 us on one core).</summary>
+    internal const long MinParallelFmas = 1 << 22;
+
     /// <summary>One GEMM call's arguments, shared by its tasks (a class, so that the task delegate is one allocation per call).</summary>
     private sealed class Job(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb,
         float beta, float* c, int ldc, GemmIsa isa, Blocking bl, int band, int nc, int tilesN)
@@ -133,7 +137,8 @@ public static unsafe class Sgemm
             int i0 = t / tilesN * band, j0 = t % tilesN * nc;
             int mBand = Math.Min(band, m - i0), nLen = Math.Min(nc, n - j0);
             int kcMax = Math.Min(bl.Kc, k), mcMax = Math.Min(bl.Mc, RoundUp(mBand, bl.Mr));
-            long aFloats = (long)mcMax * kcMax, bFloats = (long)RoundUp(nLen, bl.Nr) * kcMax;
+            // B starts on a 64-byte line (A's size rounded up) so that every B load in the kernels is aligned.
+            long aFloats = ((long)mcMax * kcMax + 15) & ~15L, bFloats = (long)RoundUp(nLen, bl.Nr) * kcMax;
             float* ap = GemmScratch.Get(aFloats + bFloats);
             float* bp = ap + aFloats;
             for (int pc = 0; pc < k; pc += bl.Kc)

@@ -33,9 +33,16 @@ internal static unsafe class SgemmKernels
             Full(isa, kc, a, b, c, ldc, alpha, beta);
             return;
         }
-        // Edge: the full kernel into a buffer, then the valid part into C with the same arithmetic.
+        bool half = isa == GemmIsa.Avx512 && nr <= 16;
+        if (half && mr == fullMr && nr == 16)
+        {
+            Kernel12x16Of32(kc, a, b, c, ldc, alpha, beta);
+            return;
+        }
+        // Edge: the kernel into a buffer, then the valid part into C with the same arithmetic.
         float* t = stackalloc float[Mr512 * Nr512];
-        Full(isa, kc, a, b, t, fullNr, 1f, 0f);
+        if (half) Kernel12x16Of32(kc, a, b, t, fullNr, 1f, 0f);
+        else Full(isa, kc, a, b, t, fullNr, 1f, 0f);
         for (int r = 0; r < mr; r++)
         {
             float* cr = c + (long)r * ldc;
@@ -162,6 +169,65 @@ internal static unsafe class SgemmKernels
             Upd(c + 10 * (long)ldc + 16, va * c10_1, vb);
             Upd(c + 11 * (long)ldc + 0, va * c11_0, vb);
             Upd(c + 11 * (long)ldc + 16, va * c11_1, vb);
+        }
+    }
+
+    /// <summary>12x16 tile on the first 16 columns of a 32-wide B sliver: the same arithmetic as <see cref="Kernel12x32"/> for narrow edges.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel12x16Of32(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        PrefetchC(c, ldc, Mr512, 16);
+        var c0_0 = Vector512<float>.Zero; var c1_0 = Vector512<float>.Zero; var c2_0 = Vector512<float>.Zero; var c3_0 = Vector512<float>.Zero; var c4_0 = Vector512<float>.Zero; var c5_0 = Vector512<float>.Zero;
+        var c6_0 = Vector512<float>.Zero; var c7_0 = Vector512<float>.Zero; var c8_0 = Vector512<float>.Zero; var c9_0 = Vector512<float>.Zero; var c10_0 = Vector512<float>.Zero; var c11_0 = Vector512<float>.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            c0_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0_0);
+            c1_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1_0);
+            c2_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2_0);
+            c3_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3_0);
+            c4_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4_0);
+            c5_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5_0);
+            c6_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6_0);
+            c7_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7_0);
+            c8_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[8]), b0, c8_0);
+            c9_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[9]), b0, c9_0);
+            c10_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), b0, c10_0);
+            c11_0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), b0, c11_0);
+            a += 12;
+            b += Nr512;
+        }
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (va * c0_0).Store(c + 0 * (long)ldc);
+            (va * c1_0).Store(c + 1 * (long)ldc);
+            (va * c2_0).Store(c + 2 * (long)ldc);
+            (va * c3_0).Store(c + 3 * (long)ldc);
+            (va * c4_0).Store(c + 4 * (long)ldc);
+            (va * c5_0).Store(c + 5 * (long)ldc);
+            (va * c6_0).Store(c + 6 * (long)ldc);
+            (va * c7_0).Store(c + 7 * (long)ldc);
+            (va * c8_0).Store(c + 8 * (long)ldc);
+            (va * c9_0).Store(c + 9 * (long)ldc);
+            (va * c10_0).Store(c + 10 * (long)ldc);
+            (va * c11_0).Store(c + 11 * (long)ldc);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Upd(c + 0 * (long)ldc, va * c0_0, vb);
+            Upd(c + 1 * (long)ldc, va * c1_0, vb);
+            Upd(c + 2 * (long)ldc, va * c2_0, vb);
+            Upd(c + 3 * (long)ldc, va * c3_0, vb);
+            Upd(c + 4 * (long)ldc, va * c4_0, vb);
+            Upd(c + 5 * (long)ldc, va * c5_0, vb);
+            Upd(c + 6 * (long)ldc, va * c6_0, vb);
+            Upd(c + 7 * (long)ldc, va * c7_0, vb);
+            Upd(c + 8 * (long)ldc, va * c8_0, vb);
+            Upd(c + 9 * (long)ldc, va * c9_0, vb);
+            Upd(c + 10 * (long)ldc, va * c10_0, vb);
+            Upd(c + 11 * (long)ldc, va * c11_0, vb);
         }
     }
 

@@ -1,0 +1,44 @@
+using Kiln.Cli;
+using Kiln.Cli.Commands;
+
+namespace Kiln.Tests.Cli;
+
+/// <summary><c>kiln bench</c>: argument errors name the bad value; tiny runs succeed.</summary>
+public sealed class BenchCommandTests
+{
+    [Theory]
+    [InlineData("16x3x2a7x227", "'2a7'")]
+    [InlineData("16x3x227", "expected four sizes NxCxHxW")]
+    [InlineData("16x0x227x227", "'0'")]
+    public void Conv2d_BadInputShape_NamesTheValue(string input, string expected)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => BenchCommand.Run(new BenchOptions { Target = "conv2d", Input = input }));
+        Assert.Contains(expected, ex.Message);
+        Assert.Contains(input, ex.Message);
+    }
+
+    [Fact]
+    public void Conv2d_BadStride_NamesTheValue()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => BenchCommand.Run(new BenchOptions { Target = "conv2d", Stride = "2xq" }));
+        Assert.Contains("--stride '2xq'", ex.Message);
+    }
+
+    [Fact]
+    public void Bench_UnknownTarget_ListsTargets()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => BenchCommand.Run(new BenchOptions { Target = "gemmm" }));
+        Assert.Contains("'gemmm'", ex.Message);
+        Assert.Contains("conv2d", ex.Message);
+    }
+
+    [Fact]
+    public void Main_TinyGemmAndConv_ExitZero()
+    {
+        Assert.Equal(0, Program.Main(["bench", "gemm", "--m", "8", "--n", "9", "--k", "10", "--transb", "--repeat", "1", "--warmup", "0"]));
+        Assert.Equal(0, Program.Main(["bench", "conv2d", "--input", "1x2x5x5", "--filter", "4x1x3x3", "--groups", "2", "--pad", "1", "--repeat", "1", "--warmup", "0"]));
+        Assert.Equal(1, Program.Main(["bench", "gemm", "--m", "0"]));
+        var ex = Assert.Throws<ArgumentException>(() => BenchCommand.Run(new BenchOptions { Target = "gemm", K = "12q" }));
+        Assert.Equal("--k '12q' is not a positive integer", ex.Message);
+    }
+}
