@@ -8,7 +8,7 @@ using Kiln.Core.Ops;
 
 namespace Kiln.Cli.Commands;
 
-[Verb("bench", HelpText = "Measure kernels and models: bench gemm | conv2d | model.")]
+[Verb("bench", HelpText = "Measure kernels, models and the input pipeline: bench gemm | conv2d | model | data.")]
 public sealed class BenchOptions : CommonOptions
 {
     /// <summary>
