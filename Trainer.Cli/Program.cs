@@ -17,6 +17,7 @@ public static class Program
         typeof(DevicesOptions),
         typeof(WeightsOptions),
         typeof(PackOptions),
+        typeof(SummaryOptions),
     ];
 
     public static int Main(string[] args)
@@ -44,6 +45,7 @@ public static class Program
                 DevicesOptions o => DevicesCommand.Run(o, Console.Out),
                 WeightsOptions o => WeightsCommand.Run(o, Console.Out),
                 PackOptions o => PackCommand.Run(o),
+                SummaryOptions o => SummaryCommand.Run(o),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }
