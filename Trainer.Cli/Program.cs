@@ -17,6 +17,8 @@ public static class Program
         typeof(DevicesOptions),
         typeof(WeightsOptions),
         typeof(PackOptions),
+        typeof(SummaryOptions),
+        typeof(TrainOptions),
     ];
 
     public static int Main(string[] args)
@@ -25,6 +27,7 @@ public static class Program
         {
             s.HelpWriter = Console.Error;
             s.CaseInsensitiveEnumValues = true;
+            s.AllowMultiInstance = true;
         });
         var result = parser.ParseArguments(BenchOptions.NormalizeArgs(args), Verbs);
         return result.MapResult(
@@ -44,6 +47,8 @@ public static class Program
                 DevicesOptions o => DevicesCommand.Run(o, Console.Out),
                 WeightsOptions o => WeightsCommand.Run(o, Console.Out),
                 PackOptions o => PackCommand.Run(o),
+                SummaryOptions o => SummaryCommand.Run(o),
+                TrainOptions o => TrainCommand.Run(o),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }

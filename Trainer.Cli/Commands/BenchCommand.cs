@@ -18,8 +18,11 @@ public sealed class BenchOptions : CommonOptions
     public static string[] NormalizeArgs(string[] args) =>
         args.Select(a => a is "--m" or "--n" or "--k" ? a[1..] : a.StartsWith("--m=") || a.StartsWith("--n=") || a.StartsWith("--k=") ? a[1..] : a).ToArray();
 
-    [Value(0, MetaName = "target", Required = true, HelpText = "What to measure: gemm, conv2d, data.")]
+    [Value(0, MetaName = "target", Required = true, HelpText = "What to measure: gemm, conv2d, data, model.")]
     public string Target { get; set; } = "";
+
+    [Value(1, MetaName = "network", HelpText = "model: a zoo name (resnet50, ...) or a network file (.yaml).")]
+    public string? Network { get; set; }
 
     [Option("repeat", Default = 10, HelpText = "Timed runs (the median is reported), after warm-up.")]
     public int Repeat { get; set; } = 10;
@@ -47,8 +50,8 @@ public sealed class BenchOptions : CommonOptions
     public GemmIsa? Isa { get; set; }
 
     // conv2d
-    [Option("input", Default = "16x256x28x28", HelpText = "conv2d: input shape NxCxHxW.")]
-    public string Input { get; set; } = "16x256x28x28";
+    [Option("input", HelpText = "conv2d: input shape NxCxHxW (default 16x256x28x28); model: image size CxHxW (default: the network's).")]
+    public string? Input { get; set; }
 
     [Option("filter", Default = "256x256x3x3", HelpText = "conv2d: filter shape KxCxRxS (C per group).")]
     public string Filter { get; set; } = "256x256x3x3";
@@ -80,10 +83,23 @@ public sealed class BenchOptions : CommonOptions
 
     [Option("images", Default = 500, HelpText = "data: images to time per stage.")]
     public int Images { get; set; }
+
+    // model
+    [Option("batch", Default = 16, HelpText = "model: images per step.")]
+    public int Batch { get; set; } = 16;
+
+    [Option("device", Default = "cpu", HelpText = "model: cpu or cuda[:N].")]
+    public string Device { get; set; } = "cpu";
+
+    [Option("set", Separator = ',', HelpText = "model: network parameters, name=value[,name=value].")]
+    public IEnumerable<string> Set { get; set; } = [];
+
+    [Option("no-layers", HelpText = "model: skip the per-layer forward/backward table.")]
+    public bool NoLayers { get; set; }
 }
 
 /// <summary><c>kiln bench</c>: warm-up, then the median of repeated runs.</summary>
-public static class BenchCommand
+public static partial class BenchCommand
 {
     public static int Run(BenchOptions o)
     {
@@ -95,7 +111,8 @@ public static class BenchCommand
             "gemm" => Gemm(o),
             "conv2d" => Conv2d(o),
             "data" => DataBenchCommand.Run(o),
-            _ => throw new ArgumentException($"unknown bench target '{o.Target}'; expected gemm, conv2d or data"),
+            "model" => Model(o),
+            _ => throw new ArgumentException($"unknown bench target '{o.Target}'; expected gemm, conv2d, data or model"),
         };
     }
 
@@ -121,7 +138,7 @@ public static class BenchCommand
 
     private static int Conv2d(BenchOptions o)
     {
-        var x = ParseShape("--input", o.Input, "NxCxHxW");
+        var x = ParseShape("--input", o.Input ?? "16x256x28x28", "NxCxHxW");
         var w = ParseShape("--filter", o.Filter, "KxCxRxS");
         var stride = ParsePair("--stride", o.Stride);
         var pad = ParsePair("--pad", o.Pad);
@@ -155,7 +172,7 @@ public static class BenchCommand
     }
 
 
-    private static double Median(BenchOptions o, Action run)
+    internal static double Median(BenchOptions o, Action run)
     {
         for (int i = 0; i < o.Warmup; i++) run();
         var times = new double[o.Repeat];

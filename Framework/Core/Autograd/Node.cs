@@ -28,6 +28,9 @@ public sealed class Node
     /// <summary>Creation order: a node's inputs were always produced by nodes with smaller numbers.</summary>
     internal long Sequence { get; }
 
+    /// <summary>The sequence number of the newest node (profilers bracket a region of the tape with it).</summary>
+    internal static long LastSequence => Interlocked.Read(ref s_nextSequence);
+
     internal bool IsFreed => BackwardFn is null;
 
     /// <summary>Drops the closure and inputs so saved tensors can go.</summary>
