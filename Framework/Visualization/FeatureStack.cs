@@ -1,3 +1,4 @@
+using Kiln.Models;
 using Kiln.Nn;
 
 namespace Kiln.Visualization;
@@ -28,12 +29,16 @@ public sealed class FeatureStack
 
     /// <summary>
     /// The index whose output a user means by naming layer <paramref name="name"/>: the layer itself,
-    /// or for a convolution followed by a ReLU, the ReLU (rectified maps, as Zeiler &amp; Fergus show them).
+    /// or for a convolution followed by a ReLU (possibly after batch norm or dropout), the ReLU: rectified
+    /// maps, as Zeiler &amp; Fergus show them.
     /// </summary>
     public int OutputIndexOf(string name)
     {
         int i = IndexOf(name);
-        return Layers[i].Kind == FeatureLayerKind.Conv && i + 1 < Layers.Count && Layers[i + 1].Kind == FeatureLayerKind.Relu ? i + 1 : i;
+        if (Layers[i].Kind != FeatureLayerKind.Conv) return i;
+        int j = i + 1;
+        while (j < Layers.Count && Layers[j].Kind == FeatureLayerKind.PassThrough) j++;
+        return j < Layers.Count && Layers[j].Kind == FeatureLayerKind.Relu ? j : i;
     }
 
     /// <summary>Runs layers 0..<paramref name="last"/> (inclusive) on x (N, C, H, W) without recording gradients.</summary>
@@ -52,6 +57,7 @@ public sealed class FeatureStack
     /// </summary>
     public static FeatureStack From(Module model)
     {
+        if (model is Network network) return FromNetwork(network);
         var layers = new List<FeatureLayer>();
         if (model is Sequential)
             Collect(model, "", layers);
@@ -89,6 +95,46 @@ public sealed class FeatureStack
         Nn.Dropout or Nn.BatchNorm2d => new FeatureLayer(name, FeatureLayerKind.PassThrough, m.Forward),
         _ => null,
     };
+
+    /// <summary>
+    /// The layers of a zoo network from its input while they form a chain (each reads the previous one)
+    /// of conv, relu, maxpool, lrn, dropout and batchnorm layers. A residual network stops at its first
+    /// addition; GoogLeNet at its first inception branch.
+    /// </summary>
+    private static FeatureStack FromNetwork(Network network)
+    {
+        var layers = new List<FeatureLayer>();
+        var plans = network.Plan.Layers;
+        for (int i = 0; i < plans.Count; i++)
+        {
+            var p = plans[i];
+            if (p.InputIds.Length != 1 || p.InputIds[0] != i - 1) break;
+            var bound = p.Bind(p.CreateModule is null ? null : FindModule(network, p.Name));
+            Tensor Run(Tensor x) => bound([x], false);
+            FeatureLayer? layer = p.Type switch
+            {
+                "conv" => FindModule(network, p.Name) is Nn.Conv2d c ? new FeatureLayer(p.Name, FeatureLayerKind.Conv, c.Forward, c.Weight.Value, c.Geometry) : null,
+                "relu" => new FeatureLayer(p.Name, FeatureLayerKind.Relu, Run),
+                "maxpool" => new FeatureLayer(p.Name, FeatureLayerKind.MaxPool, Run, pool: p.PoolGeometry),
+                "lrn" => new FeatureLayer(p.Name, FeatureLayerKind.Lrn, Run),
+                "dropout" or "batchnorm" => new FeatureLayer(p.Name, FeatureLayerKind.PassThrough, Run),
+                _ => null,
+            };
+            if (layer is null) break;
+            layers.Add(layer);
+        }
+        return new FeatureStack(layers);
+    }
+
+    /// <summary>The module at a dotted path below <paramref name="root"/>.</summary>
+    internal static Module FindModule(Module root, string dotted)
+    {
+        var m = root;
+        foreach (var part in dotted.Split('.'))
+            m = m.NamedChildren().FirstOrDefault(c => c.Name == part).Module
+                ?? throw new ArgumentException($"no module '{dotted}' in {root.GetType().Name} (stopped at '{part}')");
+        return m;
+    }
 
     private void CheckIndex(int last)
     {

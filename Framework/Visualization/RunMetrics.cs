@@ -13,6 +13,9 @@ namespace Kiln.Visualization;
 /// <item><c>train_top1_err</c>, <c>val_top1_err</c>, <c>val_top5_err</c>: errors as fractions in [0, 1]
 /// (<c>*_top1_acc</c>/<c>*_top5_acc</c> columns are read as 1 − accuracy when no error column exists).</item>
 /// </list>
+/// <c>kiln train</c> writes <c>epoch,step,train_loss,val_loss,val_top1_error,val_top5_error,lr,images,elapsed_s</c>,
+/// one row per evaluation, with errors in percent: a <c>*_error</c> column is read as percent and
+/// becomes the matching <c>*_err</c> fraction.
 /// A row without a validation value is a training-only row (logged between evaluations).
 /// </summary>
 public sealed class RunMetrics
@@ -99,6 +102,8 @@ public sealed class RunMetrics
 
     private static RunMetrics Finish(string name, Dictionary<string, double[]> series, int rows, string source)
     {
+        foreach (var err in new[] { "train_top1_err", "val_top1_err", "val_top5_err" })
+            if (!series.ContainsKey(err) && series.TryGetValue(err + "or", out var percent)) series[err] = percent.Select(v => v / 100).ToArray();
         foreach (var (err, acc) in new[] { ("train_top1_err", "train_top1_acc"), ("val_top1_err", "val_top1_acc"), ("val_top5_err", "val_top5_acc") })
             if (!series.ContainsKey(err) && series.TryGetValue(acc, out var a)) series[err] = a.Select(v => 1 - v).ToArray();
         if (!series.ContainsKey("epoch") && !series.ContainsKey("step") && !series.ContainsKey("images"))

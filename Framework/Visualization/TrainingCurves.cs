@@ -40,8 +40,8 @@ public static class TrainingCurves
         var panels = new (string Title, string YLabel, (string Column, bool Dashed, string Label)[] Series)[]
         {
             ("Loss", "cross-entropy loss", [("train_loss", false, "train"), ("val_loss", true, "val")]),
-            ("Top-1 error", "top-1 error", [("train_top1_err", false, "train"), ("val_top1_err", true, "val")]),
-            ("Top-5 error", "top-5 error", [("val_top5_err", true, "val")]),
+            ("Top-1 error", "top-1 error (%)", [("train_top1_err", false, "train"), ("val_top1_err", true, "val")]),
+            ("Top-5 error", "top-5 error (%)", [("val_top5_err", true, "val")]),
         };
         var pixels = new byte[3 * PanelWidth * PanelHeight * 4];
         string? family = PlotFonts.FamilyName;
@@ -60,6 +60,7 @@ public static class TrainingCurves
                 foreach (var (column, dashed, name) in series)
                 {
                     var ys = runs[r][column];
+                    if (column.EndsWith("_err", StringComparison.Ordinal)) ys = ys.Select(v => 100 * v).ToArray();
                     var (x, y) = Present(xs, ys);
                     if (x.Length == 0) continue;
                     var line = plot.Add.Scatter(x, y);
