@@ -131,9 +131,10 @@ public sealed class OcclusionMap
     }
 
     /// <summary>
-    /// The probability map over the image: each square position colours the pixels of its centre cell
-    /// (stride x stride around the square's centre) with a blue-to-red scale (0 blue, 1 red), blended
-    /// half and half with the image; left of it the image itself. Width 2·W·scale + gap.
+    /// The probability map over the image: each pixel takes the value of the square position whose
+    /// centre is nearest, on the jet scale (probability 0 dark blue, 1 dark red, absolute, as in the
+    /// paper), blended with the image's grey levels so the colours of the image cannot be mistaken for
+    /// the map's; left of it the image itself. Width 2·W·scale + gap.
     /// </summary>
     public RgbImage RenderHeatMap(ReadOnlySpan<float> imageChw, int channels, int height, int width, Normalization normalization, int scale = 1)
     {
@@ -145,26 +146,30 @@ public sealed class OcclusionMap
             {
                 float p = Probability[Cell(y, x)];
                 var (r, g, b) = ColorMaps.Jet(p);
-                int i = y * width + x;
-                map.SetUnit(x, y, 0.5f * r + 0.5f * rgb[i], 0.5f * g + 0.5f * rgb[plane + i], 0.5f * b + 0.5f * rgb[2 * plane + i]);
+                float l = 0.35f * Luma(rgb, plane, y * width + x);
+                map.SetUnit(x, y, 0.65f * r + l, 0.65f * g + l, 0.65f * b + l);
             }
         return SideBySide(rgb, height, width, map, scale);
     }
 
-    /// <summary>The most probable class per position, one colour per class (target class in red), beside the image.</summary>
+    /// <summary>The most probable class per position, one colour per class (target class in red) over the image's grey levels, beside the image.</summary>
     public RgbImage RenderClassMap(ReadOnlySpan<float> imageChw, int channels, int height, int width, Normalization normalization, int scale = 1)
     {
         var rgb = ImageDisplay.ToRgb(imageChw, channels, height, width, normalization);
         var map = new RgbImage(width, height);
+        int plane = height * width;
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)
             {
                 int k = TopClass[Cell(y, x)];
                 var (r, g, b) = k == TargetClass ? ((byte)220, (byte)40, (byte)40) : ColorMaps.Category(k);
-                map.Set(x, y, r, g, b);
+                float l = 0.25f * Luma(rgb, plane, y * width + x);
+                map.SetUnit(x, y, 0.75f * r / 255f + l, 0.75f * g / 255f + l, 0.75f * b / 255f + l);
             }
         return SideBySide(rgb, height, width, map, scale);
     }
+
+    private static float Luma(float[] rgb, int plane, int i) => 0.299f * rgb[i] + 0.587f * rgb[plane + i] + 0.114f * rgb[2 * plane + i];
 
     /// <summary>The position whose square centre is nearest pixel (y, x).</summary>
     public int Cell(int y, int x) => Nearest(RowOffsets, y - Patch / 2.0) * Cols + Nearest(ColOffsets, x - Patch / 2.0);

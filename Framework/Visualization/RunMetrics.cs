@@ -53,7 +53,11 @@ public sealed class RunMetrics
         else if (!File.Exists(runDir)) throw new FileNotFoundException($"no run directory or metrics file '{runDir}'", runDir);
         string name = Directory.Exists(runDir) ? Path.GetFileName(Path.GetFullPath(runDir).TrimEnd(Path.DirectorySeparatorChar))
             : Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(file))) ?? file;
-        var lines = File.ReadAllLines(file);
+        // The trainer keeps metrics.csv open for appending while it calls us: share it.
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line) lines.Add(line);
         return file.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? FromJsonLines(name, lines, file) : FromCsv(name, lines, file);
     }
 

@@ -47,6 +47,9 @@ public sealed class VizCommandTests
                 "--set", $"training.run_dir={run}", "--set", "training.epochs=2", "--set", "training.checkpoint_every_steps=100");
             Assert.True(train.Code == 0, train.Out + train.Err);
 
+            // The trainer draws curves.png at each evaluation.
+            using (VizFixtures.AssertPng(Path.Combine(run, "curves.png"), 3 * TrainingCurves.PanelWidth, TrainingCurves.PanelHeight)) { }
+
             // Curves from the trainer's metrics.csv.
             var metrics = RunMetrics.Read(run);
             Assert.Equal(2, metrics.Rows);

@@ -278,6 +278,7 @@ public sealed class TrainSession : IDisposable
         var r = evaluator.Result();
         double top1 = 100 * r.Top1Error, top5 = 100 * r.Top5Error;
         _log.Eval(epoch, _step, _lastTrainLoss, r.Loss, top1, top5, _sgd.LearningRate, _imagesSeen, clock.Elapsed.TotalSeconds, r.Count);
+        WriteCurves();
         double metric = _config.Schedule.Metric switch
         {
             "val_top5_error" => top5,
@@ -291,6 +292,19 @@ public sealed class TrainSession : IDisposable
         _bestMetric = top1;
         _bestStep = _step;
         return true;
+    }
+
+    /// <summary>curves.png beside metrics.csv (issue 7). A picture that cannot be drawn is reported, never fatal to the run.</summary>
+    private void WriteCurves()
+    {
+        try
+        {
+            Kiln.Visualization.TrainingCurves.WriteForRun(_runDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidOperationException or ArgumentException)
+        {
+            _log.Warn("could not draw curves.png: {Message}", e.Message);
+        }
     }
 
     private void Checkpoint(bool best)
