@@ -27,7 +27,7 @@ public static class Deconvnet
         if (x.Rank != 4) throw new ArgumentException($"switches: needs (N, C, H, W), got {x.ShapeString()}");
         int n = x.Size(0), c = x.Size(1), h = x.Size(2), w = x.Size(3);
         int ph = p.OutputHeight(h), pw = p.OutputWidth(w);
-        var v = FilterGrid.HostFloats(x);
+        var v = Host.Floats(x);
         var sw = new int[n * c * ph * pw];
         int o = 0;
         for (int plane = 0; plane < n * c; plane++)
@@ -61,7 +61,7 @@ public static class Deconvnet
         if (switches.Length != y.NumElements)
             throw new ArgumentException($"unpool: {switches.Length} switches for {y.ShapeString()} ({y.NumElements} elements)");
         int planes = y.Size(0) * y.Size(1), pq = y.Size(2) * y.Size(3), hw = height * width;
-        var v = FilterGrid.HostFloats(y);
+        var v = Host.Floats(y);
         var x = new float[planes * hw];
         for (int plane = 0; plane < planes; plane++)
             for (int i = 0; i < pq; i++)
@@ -168,7 +168,7 @@ public static class Deconvnet
     {
         if (activations.Rank != 4) throw new ArgumentException($"deconvnet: feature maps must be (N, K, P, Q), got {activations.ShapeString()}");
         int n = activations.Size(0), k = activations.Size(1), p = activations.Size(2), q = activations.Size(3);
-        var v = FilterGrid.HostFloats(activations);
+        var v = Host.Floats(activations);
         foreach (int m in maps)
         {
             if ((uint)m >= (uint)k) throw new ArgumentException($"map {m} is outside the layer's {k} maps");
@@ -191,7 +191,7 @@ public static class Deconvnet
     {
         int n = activations.Size(0), k = activations.Size(1), pq = activations.Size(2) * activations.Size(3);
         if (maxima.Length != k) throw new ArgumentException($"maxima has {maxima.Length} entries for {k} maps");
-        var v = FilterGrid.HostFloats(activations);
+        var v = Host.Floats(activations);
         for (int img = 0; img < n; img++)
             for (int m = 0; m < k; m++)
             {

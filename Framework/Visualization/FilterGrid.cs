@@ -3,7 +3,7 @@ namespace Kiln.Visualization;
 /// <summary>
 /// Filters (K, C, R, S) as a grid of pictures, each filter contrast-normalised on its own (its minimum
 /// black, its maximum white), as in the first-layer figures of Krizhevsky et al. and Zeiler &amp; Fergus.
-/// First layers (C = 3) are shown in colour, RGB in the input's channel order; deeper layers as the
+/// First layers (C = 3) are shown in colour (BGR inputs reordered to RGB); deeper layers as the
 /// mean over input channels or one cell per input channel.
 /// </summary>
 public static class FilterGrid
@@ -20,7 +20,7 @@ public static class FilterGrid
         var mode = o.Mode == FilterGridMode.Auto ? (c == 3 ? FilterGridMode.Rgb : FilterGridMode.Mean) : o.Mode;
         if (mode == FilterGridMode.Rgb && c != 3)
             throw new ArgumentException($"filter grid: RGB needs filters with 3 input channels, got {weight.ShapeString()}; use mean or per-channel");
-        float[] w = HostFloats(weight);
+        float[] w = Host.Floats(weight);
         int scale = Math.Max(1, o.CellSize / Math.Max(r, s));
         int cellW = s * scale, cellH = r * scale, gap = Math.Max(0, o.Gap);
         int filterSize = c * r * s, plane = r * s;
@@ -63,6 +63,8 @@ public static class FilterGrid
             }
             var (lo, hi) = Range(src);
             Normalise(src, pixels, lo, hi);
+            if (mode == FilterGridMode.Rgb && o.InputOrder == Kiln.Data.ChannelOrder.Bgr)
+                for (int i = 0; i < plane; i++) (pixels[i], pixels[2 * plane + i]) = (pixels[2 * plane + i], pixels[i]);
             image.Paste(pixels, outChannels, r, s, gap + f % cols * (cellW + gap), gap + f / cols * (cellH + gap), scale);
         }
         return image;
@@ -74,15 +76,6 @@ public static class FilterGrid
         var image = Render(weight, options);
         image.SavePng(path);
         return image;
-    }
-
-    internal static float[] HostFloats(Tensor t)
-    {
-        if (t.DType == DType.Float32 && t.Device == Device.Cpu) return t.ToArray<float>();
-        using var cpu = t.Device == Device.Cpu ? t.Alias() : t.To(Device.Cpu);
-        if (cpu.DType == DType.Float32) return cpu.ToArray<float>();
-        using var f = cpu.To(DType.Float32);
-        return f.ToArray<float>();
     }
 
     private static (float Lo, float Hi) Range(ReadOnlySpan<float> v)

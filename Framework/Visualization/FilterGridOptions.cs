@@ -4,6 +4,8 @@ namespace Kiln.Visualization;
 public sealed record FilterGridOptions
 {
     public FilterGridMode Mode { get; init; } = FilterGridMode.Auto;
+    /// <summary>Channel order of the network's input: BGR filters (Caffe-trained) are reordered so they show in their true colours.</summary>
+    public Kiln.Data.ChannelOrder InputOrder { get; init; } = Kiln.Data.ChannelOrder.Rgb;
     /// <summary>Pixels per filter cell side (filters are enlarged by an integer factor to about this size).</summary>
     public int CellSize { get; init; } = 44;
     /// <summary>Gap between cells, in pixels.</summary>

@@ -34,7 +34,7 @@ public static class LayerStats
             {
                 x = stack.Layers[i].Forward(x);
                 shapes[i] = x.Shape[1..].ToArray();
-                var v = FilterGrid.HostFloats(x);
+                var v = Host.Floats(x);
                 int n = x.Size(0), c = x.Size(1), plane = (int)(x.NumElements / Math.Max(1, n * c));
                 positive[i] ??= new bool[c];
                 for (int img = 0; img < n; img++)
@@ -120,7 +120,7 @@ public static class LayerStats
     /// <summary>L2 norm of a tensor.</summary>
     public static double Norm(Tensor t)
     {
-        var v = FilterGrid.HostFloats(t);
+        var v = Host.Floats(t);
         double s = 0;
         foreach (float a in v) s += (double)a * a;
         return Math.Sqrt(s);

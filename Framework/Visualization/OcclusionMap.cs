@@ -53,7 +53,7 @@ public sealed class OcclusionMap
         if (patch < 1 || patch > Math.Min(h, w)) throw new ArgumentException($"occlusion: patch {patch} must be in [1, {Math.Min(h, w)}] for a {h}x{w} image");
         if (stride < 1) throw new ArgumentException($"occlusion: stride must be at least 1, got {stride}");
         if (fill is not null && fill.Length != c) throw new ArgumentException($"occlusion: fill has {fill.Length} values for {c} channels");
-        var pixels = FilterGrid.HostFloats(image);
+        var pixels = Host.Floats(image);
         var ys = Offsets(h, patch, stride);
         var xs = Offsets(w, patch, stride);
         int positions = ys.Length * xs.Length;
@@ -120,7 +120,7 @@ public sealed class OcclusionMap
         var logits = model.Forward(x);
         if (logits.Rank != 2 || logits.Size(0) != n)
             throw new InvalidOperationException($"occlusion: the model must return logits (N, classes), got {logits.ShapeString()} for {n} images");
-        return FilterGrid.HostFloats(Op.Softmax(logits, 1));
+        return Host.Floats(Op.Softmax(logits, 1));
     }
 
     private static int ArgMax(float[] v, int offset, int count)

@@ -36,4 +36,16 @@ public sealed class FilterGridTests
         Assert.Equal((2 + 4 * 11, 2 + 6 * 11), (per.Width, per.Height));
         Assert.Throws<ArgumentException>(() => FilterGrid.Render(weight, new FilterGridOptions { Mode = FilterGridMode.Rgb }));
     }
+
+    [Fact]
+    public void Render_BgrInput_ShowsTheFirstChannelAsBlue()
+    {
+        var w = new float[1 * 3 * 2 * 2];
+        for (int i = 0; i < 4; i++) w[i] = 1; // channel 0 bright, channels 1 and 2 dark
+        using var weight = Tensor.FromArray(w, [1, 3, 2, 2]);
+        var rgb = FilterGrid.Render(weight);
+        var bgr = FilterGrid.Render(weight, new FilterGridOptions { InputOrder = Kiln.Data.ChannelOrder.Bgr });
+        Assert.Equal(((byte)255, (byte)0, (byte)0), rgb[5, 5]);
+        Assert.Equal(((byte)0, (byte)0, (byte)255), bgr[5, 5]);
+    }
 }

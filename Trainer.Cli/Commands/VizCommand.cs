@@ -128,7 +128,7 @@ public static class VizCommand
             _ => throw new ArgumentException($"--mode '{o.Mode}': expected auto, rgb, mean or per-channel"),
         };
         string outPath = o.Out ?? $"filters-{layer}.png";
-        var image = FilterGrid.Save(conv.Weight.Value, outPath, new FilterGridOptions { Mode = mode });
+        var image = FilterGrid.Save(conv.Weight.Value, outPath, new FilterGridOptions { Mode = mode, InputOrder = model.Transform.Normalization.Order });
         stdout.WriteLine($"wrote {outPath} ({image.Width}x{image.Height}): {conv.Weight.Value.ShapeString()} filters of {layer} from {model.Source}");
         return 0;
     }
