@@ -33,6 +33,8 @@ public sealed class VizCommandTests
     private static string ConfigPath([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "configs", "tiny-shapes-cpu.yaml"));
 
+    private static int FirstLabel(string shard) => new Kiln.Data.ShardReader(shard).ReadSamples().First().Label;
+
     [Fact]
     public void Viz_OnASmokeRun_EveryVerbWritesItsPictures()
     {
@@ -74,6 +76,7 @@ public sealed class VizCommandTests
             var occlusion = Kiln("viz", "occlusion", "--checkpoint", run, "--image", $"{data}/val-000000.tar", "--patch", "4", "--stride", "2",
                 "--out", Path.Combine(root, "occ.png"));
             Assert.True(occlusion.Code == 0, occlusion.Err);
+            Assert.Contains($"class {FirstLabel($"{data}/val-000000.tar")}:", occlusion.Out); // the true class by default
             using (VizFixtures.AssertPng(Path.Combine(root, "occ.png"), 2 * 16 * 14 + 4, 16 * 14)) { }
             using (VizFixtures.AssertPng(Path.Combine(root, "occ-classes.png"), 2 * 16 * 14 + 4, 16 * 14)) { }
 

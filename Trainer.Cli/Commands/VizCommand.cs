@@ -60,10 +60,10 @@ public sealed class VizOptions : CommonOptions
     [Option("top", Default = 9, HelpText = "deconv: strongest activations (images) per map.")]
     public int Top { get; set; } = 9;
 
-    [Option("image", HelpText = "occlusion: the image file.")]
+    [Option("image", HelpText = "occlusion: the image file (or a shard spec or folder: its first image).")]
     public string? Image { get; set; }
 
-    [Option("class", HelpText = "occlusion: class whose probability is mapped (default: the top class).")]
+    [Option("class", HelpText = "occlusion: class whose probability is mapped (default: the image's label if it comes from shards or a class folder, else the top class).")]
     public int? Class { get; set; }
 
     [Option("patch", Default = 32, HelpText = "occlusion: grey square side, in input pixels.")]
@@ -183,7 +183,8 @@ public static class VizCommand
         var chw = model.InputShape;
         using var scope = TensorScope.Begin();
         var x = Tensor.FromArray(image.Pixels, chw);
-        var map = OcclusionMap.Compute(model.Net, x, o.Patch, o.Stride, o.Class);
+        // Default class: the image's label when it has one (an image from shards or a class folder), else the top class.
+        var map = OcclusionMap.Compute(model.Net, x, o.Patch, o.Stride, o.Class ?? (image.Label >= 0 ? image.Label : null));
         string heatPath = o.Out ?? "occlusion.png";
         string classPath = Path.Combine(Path.GetDirectoryName(heatPath) ?? "", Path.GetFileNameWithoutExtension(heatPath) + "-classes.png");
         int scale = Math.Max(1, 224 / chw[1]);
