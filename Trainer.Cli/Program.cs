@@ -19,6 +19,7 @@ public static class Program
         typeof(PackOptions),
         typeof(SummaryOptions),
         typeof(TrainOptions),
+        typeof(EvalOptions),
     ];
 
     public static int Main(string[] args)
@@ -49,6 +50,7 @@ public static class Program
                 PackOptions o => PackCommand.Run(o),
                 SummaryOptions o => SummaryCommand.Run(o),
                 TrainOptions o => TrainCommand.Run(o),
+                EvalOptions o => EvalCommand.Run(o, Console.Out),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }
