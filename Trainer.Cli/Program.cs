@@ -20,6 +20,7 @@ public static class Program
         typeof(SummaryOptions),
         typeof(TrainOptions),
         typeof(EvalOptions),
+        typeof(SweepOptions),
     ];
 
     public static int Main(string[] args)
@@ -51,8 +52,14 @@ public static class Program
                 SummaryOptions o => SummaryCommand.Run(o),
                 TrainOptions o => TrainCommand.Run(o),
                 EvalOptions o => EvalCommand.Run(o, Console.Out),
+                SweepOptions o => SweepCommand.Run(o, Console.Out),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
+        }
+        catch (Kiln.Cli.Training.RunStopException e)
+        {
+            Console.Error.WriteLine($"kiln: {e.Message}");
+            return e.ExitCode;
         }
         catch (Exception e) when (!verbose)
         {
