@@ -19,6 +19,8 @@ public static class Program
         typeof(PackOptions),
         typeof(SummaryOptions),
         typeof(TrainOptions),
+        typeof(EvalOptions),
+        typeof(SweepOptions),
         typeof(VizOptions),
     ];
 
@@ -50,9 +52,16 @@ public static class Program
                 PackOptions o => PackCommand.Run(o),
                 SummaryOptions o => SummaryCommand.Run(o),
                 TrainOptions o => TrainCommand.Run(o),
+                EvalOptions o => EvalCommand.Run(o, Console.Out),
+                SweepOptions o => SweepCommand.Run(o, Console.Out),
                 VizOptions o => VizCommand.Run(o, Console.Out),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
+        }
+        catch (Kiln.Cli.Training.RunStopException e)
+        {
+            Console.Error.WriteLine($"kiln: {e.Message}");
+            return e.ExitCode;
         }
         catch (Exception e) when (!verbose)
         {

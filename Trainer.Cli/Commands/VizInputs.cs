@@ -30,7 +30,7 @@ internal static class VizInputs
     {
         if (o.Checkpoint is { } ckpt)
         {
-            string path = ResolveCheckpoint(ckpt);
+            string path = EvalCommand.ResolveCheckpoint(ckpt);
             var info = CheckpointStore.Verify(path);
             if (!info.IsValid) throw new RunStopException(ExitCodes.CheckpointError, $"checkpoint '{path}' failed verification: {info.Problem}");
             var config = RunConfigLoader.Parse(info.State!.Config, Path.Combine(path, CheckpointStore.StateFile));
@@ -74,17 +74,6 @@ internal static class VizInputs
             network.Dispose();
             throw;
         }
-    }
-
-    /// <summary>A checkpoint directory as given, or for a run directory its best checkpoint, else its newest valid one.</summary>
-    public static string ResolveCheckpoint(string path)
-    {
-        string full = Path.GetFullPath(path);
-        if (File.Exists(Path.Combine(full, CheckpointStore.StateFile))) return full;
-        var store = new CheckpointStore(Path.Combine(full, "checkpoints"));
-        if (store.Best is { } best && CheckpointStore.Verify(best).IsValid) return best;
-        return store.VerifyAll().FirstOrDefault(c => c.IsValid)?.Path
-            ?? throw new RunStopException(ExitCodes.CheckpointError, $"'{path}' is neither a checkpoint directory nor a run directory with a valid checkpoint");
     }
 
     /// <summary>One decoded, transformed image (C, H, W) and its label (−1 when unknown).</summary>

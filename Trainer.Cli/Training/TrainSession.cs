@@ -111,7 +111,7 @@ public sealed class TrainSession : IDisposable
         long startStep = _step;
         _imagesAtStart = _imagesSeen;
         _net.Train();
-        while (_step < _totalSteps && (!byEpoch || _position.Epoch < epochs))
+        while (byEpoch ? _position.Epoch < epochs : _step < _totalSteps)
         {
             int epoch = _position.Epoch;
             bool epochDone = true;
@@ -134,7 +134,7 @@ public sealed class TrainSession : IDisposable
                 Array.Clear(headSums);
                 images = 0;
                 if (stop >= 0) return stop;
-                if (_step >= _totalSteps) { epochDone = false; break; }
+                if (!byEpoch && _step >= _totalSteps) { epochDone = false; break; }
             }
             if (micro > 0) _sgd.ZeroGrad(); // a partial accumulation at the epoch's end is dropped (drop_last of steps)
             if (!epochDone) break;
