@@ -40,6 +40,21 @@ public sealed class RunMetrics
 
     public bool Has(string column) => _series.TryGetValue(column, out var v) && v.Any(x => !double.IsNaN(x));
 
+    /// <summary>
+    /// The runs at <paramref name="path"/>: the run itself when it holds metrics, else every
+    /// subdirectory that does (a sweep directory of <c>kiln sweep</c>), in name order.
+    /// </summary>
+    public static IReadOnlyList<RunMetrics> ReadRuns(string path)
+    {
+        if (!Directory.Exists(path) || HasMetrics(path)) return [Read(path)];
+        var runs = Directory.GetDirectories(path).Where(HasMetrics).Order(StringComparer.Ordinal).Select(Read).ToList();
+        return runs.Count > 0 ? runs
+            : throw new FileNotFoundException($"'{path}' has no metrics.csv or metrics.jsonl, nor any subdirectory with one");
+    }
+
+    private static bool HasMetrics(string dir) =>
+        File.Exists(Path.Combine(dir, "metrics.csv")) || File.Exists(Path.Combine(dir, "metrics.jsonl"));
+
     /// <summary>Reads <paramref name="runDir"/>/metrics.csv or metrics.jsonl (or the file itself if a file is given).</summary>
     public static RunMetrics Read(string runDir)
     {

@@ -54,6 +54,8 @@ public sealed class TrainingCurvesTests
             Directory.CreateDirectory(b);
             File.WriteAllText(Path.Combine(a, "metrics.csv"), Csv);
             File.WriteAllText(Path.Combine(b, "metrics.csv"), Csv.Replace(",1.", ",2."));
+            Assert.Equal(["lr0.01", "lr0.1"], RunMetrics.ReadRuns(root).Select(r => r.Name)); // a sweep directory
+            Assert.Equal(["lr0.1"], RunMetrics.ReadRuns(a).Select(r => r.Name));
             string? path = TrainingCurves.WriteForRun(a);
             Assert.Equal(Path.Combine(a, "curves.png"), path);
             using (VizFixtures.AssertPng(path!, 3 * TrainingCurves.PanelWidth, TrainingCurves.PanelHeight)) { }

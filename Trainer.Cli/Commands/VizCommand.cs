@@ -12,7 +12,7 @@ public sealed class VizOptions : CommonOptions
     [Value(0, MetaName = "what", Required = true, HelpText = "filters, deconv, occlusion, curves or stats.")]
     public string What { get; set; } = "";
 
-    [Value(1, MetaName = "run-dirs", HelpText = "curves: one or more run directories (or metrics.csv files).")]
+    [Value(1, MetaName = "run-dirs", HelpText = "curves: run directories, metrics.csv files, or sweep directories (every run below).")]
     public IEnumerable<string> RunDirs { get; set; } = [];
 
     [Option("checkpoint", HelpText = "Checkpoint directory (model.safetensors + state.json) or run directory (its best checkpoint).")]
@@ -106,8 +106,8 @@ public static class VizCommand
             "steps" or "step" => CurveAxis.Steps,
             _ => throw new ArgumentException($"--x-axis '{o.X}': expected epochs, images or steps"),
         };
-        var runs = dirs.Select(RunMetrics.Read).ToList();
-        string outPath = o.Out ?? (dirs.Count == 1 && Directory.Exists(dirs[0]) ? Path.Combine(dirs[0], "curves.png") : "curves.png");
+        var runs = dirs.SelectMany(RunMetrics.ReadRuns).ToList();
+        string outPath = o.Out ?? (dirs.Count == 1 && Directory.Exists(dirs[0]) ? Path.Combine(dirs[0], "curves.png") : "curves.png"); // a sweep's beside its runs
         TrainingCurves.Save(runs, outPath, axis);
         stdout.WriteLine($"wrote {outPath} ({string.Join(", ", runs.Select(r => $"{r.Name}: {r.Rows} rows"))})");
         return 0;
