@@ -53,6 +53,7 @@ public static class TrainingCurves
             var (title, yLabel, series) = panels[p];
             string xLabel = "";
             bool any = false;
+            double yMax = 0;
             for (int r = 0; r < runs.Count; r++)
             {
                 var (xs, label) = XValues(runs[r], axis);
@@ -63,6 +64,7 @@ public static class TrainingCurves
                     if (column.EndsWith("_err", StringComparison.Ordinal)) ys = ys.Select(v => 100 * v).ToArray();
                     var (x, y) = Present(xs, ys);
                     if (x.Length == 0) continue;
+                    yMax = Math.Max(yMax, y.Max());
                     var line = plot.Add.Scatter(x, y);
                     line.Color = palette.GetColor(r);
                     line.LineWidth = 2;
@@ -75,7 +77,13 @@ public static class TrainingCurves
             plot.Title(title);
             plot.XLabel(xLabel);
             plot.YLabel(yLabel);
-            if (any) plot.ShowLegend();
+            if (any)
+            {
+                // Losses and errors are non-negative and mostly fall: start the y axis at 0, legend top right.
+                plot.Axes.AutoScale();
+                plot.Axes.SetLimitsY(0, yMax > 0 ? yMax * 1.08 : 1);
+                plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+            }
             else plot.Add.Annotation("no data");
             var png = plot.GetImageBytes(PanelWidth, PanelHeight, ScottPlot.ImageFormat.Png);
             using var decoded = SKBitmap.Decode(png) ?? throw new InvalidOperationException("curves: ScottPlot returned an undecodable panel");
