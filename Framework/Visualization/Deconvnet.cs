@@ -98,9 +98,10 @@ public static class Deconvnet
 
     /// <summary>
     /// The input pixels that layer <paramref name="layer"/>'s output position (y, x) depends on, for an
-    /// input of <paramref name="height"/> x <paramref name="width"/>, clipped to the image.
+    /// input of <paramref name="height"/> x <paramref name="width"/>, clipped to the image (or, with
+    /// <paramref name="clip"/> false, the whole field, which may reach into the padding).
     /// </summary>
-    public static PixelBox ReceptiveField(FeatureStack stack, int layer, int y, int x, int height, int width)
+    public static PixelBox ReceptiveField(FeatureStack stack, int layer, int y, int x, int height, int width, bool clip = true)
     {
         long y0 = y, y1 = y, x0 = x, x1 = x; // inclusive
         for (int i = layer; i >= 0; i--)
@@ -109,6 +110,7 @@ public static class Deconvnet
             y0 = y0 * sh - ph; y1 = y1 * sh - ph + (long)(kh - 1) * dh;
             x0 = x0 * sw - pw; x1 = x1 * sw - pw + (long)(kw - 1) * dw;
         }
+        if (!clip) return new PixelBox((int)x0, (int)y0, (int)x1 + 1, (int)y1 + 1);
         return new PixelBox((int)Math.Clamp(x0, 0, width - 1), (int)Math.Clamp(y0, 0, height - 1),
             (int)Math.Clamp(x1 + 1, 1, width), (int)Math.Clamp(y1 + 1, 1, height));
     }

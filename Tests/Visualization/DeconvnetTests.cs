@@ -126,6 +126,8 @@ public sealed class DeconvnetTests
         Assert.InRange(box.Width, 7, 8);
         Assert.InRange(box.Height, 7, 8);
         Assert.Equal(Math.Max(0, 2 * strongest.Y - 1), box.Y0);
+        var field = Deconvnet.ReceptiveField(stack, top, strongest.Y, strongest.X, 16, 16, clip: false);
+        Assert.Equal((2 * strongest.X - 1, 2 * strongest.Y - 1, 8, 8), (field.X0, field.Y0, field.Width, field.Height));
         Assert.Contains(proj, v => v != 0);
         for (int c = 0; c < 3; c++)
             for (int h = 0; h < 16; h++)

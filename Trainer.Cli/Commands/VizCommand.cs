@@ -167,7 +167,8 @@ public static class VizCommand
                 var img = VizInputs.Batch(images, a.Image, 1, chw);
                 var projection = Deconvnet.Project(stack, layer, img, map, a.Y, a.X).ToArray<float>();
                 var box = Deconvnet.ReceptiveField(stack, layer, a.Y, a.X, chw[1], chw[2]);
-                items.Add(new DeconvFigure.Item(projection, images[a.Image].Pixels, chw[0], chw[1], chw[2], box));
+                var field = Deconvnet.ReceptiveField(stack, layer, a.Y, a.X, chw[1], chw[2], clip: false);
+                items.Add(new DeconvFigure.Item(projection, images[a.Image].Pixels, chw[0], chw[1], chw[2], box, field));
             }
             string path = Path.Combine(dir, $"{layerName}-map{map:D4}.png");
             DeconvFigure.Render(items, model.Transform.Normalization).SavePng(path);
