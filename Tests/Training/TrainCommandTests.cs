@@ -189,8 +189,10 @@ public sealed class TrainCommandTests
         Assert.Contains("refusing to start from scratch", r.Err);
     }
 
-    [Fact]
-    public async Task Signal_Sigint_FinishesStepCheckpointsAndExitsResumable()
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task Signal_FinishesStepCheckpointsAndExitsResumable(string signal)
     {
         var ct = TestContext.Current.CancellationToken;
         string run = NewRunDir("sigint");
@@ -201,7 +203,7 @@ public sealed class TrainCommandTests
         var clock = Stopwatch.StartNew();
         while ((!File.Exists(steps) || File.ReadAllLines(steps).Length < 4) && clock.ElapsedMilliseconds < 30_000 && !p.HasExited) await Task.Delay(20, ct);
         Assert.False(p.HasExited, "exited before the signal");
-        using (var kill = Process.Start("kill", ["-INT", p.Id.ToString()])) await kill.WaitForExitAsync(ct);
+        using (var kill = Process.Start("kill", ["-" + signal, p.Id.ToString()])) await kill.WaitForExitAsync(ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(30_000);
         try { await p.WaitForExitAsync(timeout.Token); }
@@ -213,6 +215,37 @@ public sealed class TrainCommandTests
         Assert.EndsWith($"step-{last:D9}", latest);
         Assert.True(CheckpointStore.Verify(latest).IsValid);
         Assert.Contains("--resume", output);
+    }
+
+    [Fact]
+    public void IterSize_AccumulatesMicroBatchesIntoOneStep()
+    {
+        string run = NewRunDir("iter2");
+        var r = Run(TrainArgs(run, "--set", "optimizer.iter_size=2", "--set", "data.val=null"));
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        Assert.Contains("3 steps per epoch of 16×2 images", r.Out);
+        Assert.Equal(6, Losses(run).Count);
+    }
+
+    [Fact]
+    public void GradClip_BoundsTheUpdate()
+    {
+        string run = NewRunDir("clip");
+        var r = Run(TrainArgs(run, "--set", "optimizer.grad_clip=1e-6", "--set", "optimizer.weight_decay=0", "--set", "data.val=null", "--set", "training.keep_checkpoints=10"));
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        var early = Kiln.Serialization.Safetensors.Load(Path.Combine(run, "checkpoints", "step-000000003", "model.safetensors"));
+        var late = Kiln.Serialization.Safetensors.Load(Path.Combine(run, "checkpoints", "step-000000012", "model.safetensors"));
+        double maxChange = 0;
+        foreach (var (name, t) in early.Where(e => !e.Key.Contains("running") && !e.Key.Contains("num_batches")))
+        {
+            var a = t.ToArray<float>();
+            var b = late[name].ToArray<float>();
+            for (int i = 0; i < a.Length; i++) maxChange = Math.Max(maxChange, Math.Abs(a[i] - b[i]));
+        }
+        foreach (var t in early.Values.Concat(late.Values)) t.Dispose();
+        // 9 steps, lr ≤ 0.1 (bias lr_mult 2), ‖g‖ ≤ 1e-6, momentum 0.9 (velocity ≤ 10 ‖g‖): |Δw| ≤ 9 · 0.1 · 1e-5.
+        Assert.True(maxChange < 1e-5, $"largest weight change {maxChange}");
+        Assert.True(maxChange > 0, "the clipped updates still move the weights");
     }
 
     [Theory]

@@ -6,19 +6,27 @@ namespace Kiln.Cli.Training;
 /// Test hooks from the <c>KILN_FAULT</c> environment variable (comma-separated):
 /// <c>kill@step=K</c> SIGKILLs the process right after optimizer step K (before its checkpoint);
 /// <c>kill@ckpt_bytes=K</c> SIGKILLs it after K bytes of checkpoint data were written;
-/// <c>nan@step=K</c> makes the loss of step K NaN. Never set in normal runs.
+/// <c>nan@step=K</c> makes the loss of step K NaN; <c>inf_grad@step=K</c> puts +Inf into the gradient
+/// of the middle parameter (model order) at step K; <c>sleep@step_ms=K</c> makes every step K ms longer
+/// (a slow step, for signal tests). <c>KILN_RESUME_DROP</c> (rng, momentum, position,
+/// schedule, ema; comma-separated) makes a resume ignore that part of the checkpoint, so tests can show
+/// that each part is needed for an exact resume (fault scenario RS-2). Never set in normal runs.
 /// </summary>
 public sealed class FaultInjection
 {
     public long? KillAfterStep { get; private init; }
     public long? KillAfterCheckpointBytes { get; private init; }
     public long? NanAtStep { get; private init; }
+    public long? InfGradAtStep { get; private init; }
+    public long? SleepPerStepMs { get; private init; }
+    public IReadOnlySet<string> ResumeDrop { get; private init; } = new HashSet<string>();
 
     public static FaultInjection FromEnvironment()
     {
         string? spec = Environment.GetEnvironmentVariable("KILN_FAULT");
-        if (string.IsNullOrWhiteSpace(spec)) return new();
-        long? killStep = null, killBytes = null, nan = null;
+        var drop = (Environment.GetEnvironmentVariable("KILN_RESUME_DROP") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+        if (string.IsNullOrWhiteSpace(spec)) return new() { ResumeDrop = drop };
+        long? killStep = null, killBytes = null, nan = null, infGrad = null, sleep = null;
         foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             int eq = part.IndexOf('=');
@@ -28,10 +36,12 @@ public sealed class FaultInjection
                 case "kill@step": killStep = v; break;
                 case "kill@ckpt_bytes": killBytes = v; break;
                 case "nan@step": nan = v; break;
-                default: throw new ArgumentException($"KILN_FAULT: unknown hook '{part[..eq]}' (kill@step, kill@ckpt_bytes, nan@step)");
+                case "inf_grad@step": infGrad = v; break;
+                case "sleep@step_ms": sleep = v; break;
+                default: throw new ArgumentException($"KILN_FAULT: unknown hook '{part[..eq]}' (kill@step, kill@ckpt_bytes, nan@step, inf_grad@step, sleep@step_ms)");
             }
         }
-        return new() { KillAfterStep = killStep, KillAfterCheckpointBytes = killBytes, NanAtStep = nan };
+        return new() { KillAfterStep = killStep, KillAfterCheckpointBytes = killBytes, NanAtStep = nan, InfGradAtStep = infGrad, SleepPerStepMs = sleep, ResumeDrop = drop };
     }
 
     /// <summary>SIGKILL, as the kernel would deliver it: no finally blocks, no flushing.</summary>

@@ -38,6 +38,8 @@ public sealed class TrainSession : IDisposable
     private readonly string _configYaml, _configHash;
     private readonly List<(string Name, Parameter P)> _params;
     private long _checkpointBytes;
+    /// <summary>Polyak/EMA copies of the parameters (training.ema_decay), by parameter index; empty when off.</summary>
+    private readonly Tensor?[] _ema;
 
     // Resumable state (all of it goes into state.json or the tensor files).
     private long _step;
@@ -84,6 +86,7 @@ public sealed class TrainSession : IDisposable
             _train.Shards.Count, samples, _stepsPerEpoch, config.Data.BatchSize, config.Optimizer.IterSize, _totalSteps, config.Data.Val ?? "none");
 
         _params = _net.NamedParameters().ToList();
+        _ema = new Tensor?[config.Training.EmaDecay is null ? 0 : _params.Count];
         _sgd = new Sgd(RunBuilder.Groups(_net, config.Optimizer), RunBuilder.SgdOptions(config.Optimizer));
         foreach (var g in _sgd.Groups.Where(g => g.Name != "default"))
             _log.Info("param group {Match}: {Count} tensors, lr x{Lr}, decay x{Decay}", g.Name, g.Parameters.Count, g.LrMultiplier, g.DecayMultiplier);
@@ -185,6 +188,8 @@ public sealed class TrainSession : IDisposable
     {
         double lr = _schedule.At(_step);
         _sgd.LearningRate = lr;
+        if (_faults.InfGradAtStep == _step + 1) PoisonGradient(_params.Count / 2);
+        if (_faults.SleepPerStepMs is long sleep) Thread.Sleep((int)sleep);
         var (badParameter, normSquared) = GradientHealth();
         if (!double.IsFinite(loss) || badParameter is not null)
         {
@@ -206,6 +211,7 @@ public sealed class TrainSession : IDisposable
             _sgd.Step();
             _sgd.ZeroGrad();
             _consecutiveSkips = 0;
+            UpdateEma();
         }
         _step++;
         _imagesSeen += images;
@@ -246,6 +252,17 @@ public sealed class TrainSession : IDisposable
         return (null, total);
     }
 
+    private void PoisonGradient(int index)
+    {
+        using var _ = GradMode.NoGrad();
+        var p = _params[index].P;
+        if (p.Grad is not { } g) return;
+        using var scope = TensorScope.Begin();
+        var poisoned = Op.Add(g, Tensor.Full(g.Shape, double.PositiveInfinity, g.DType, g.Device)).MoveOutOfScope();
+        p.Value.Grad = poisoned;
+        g.Dispose();
+    }
+
     private void ScaleGradients(double factor)
     {
         using var _ = GradMode.NoGrad();
@@ -268,8 +285,11 @@ public sealed class TrainSession : IDisposable
         var evaluator = new Evaluator(_config.Model.NumClasses);
         try
         {
-            foreach (var batch in _val.ReadEpoch(0))
-                using (batch) evaluator.Add(batch, [_net.Forward], _device);
+            WithEmaWeights(() =>
+            {
+                foreach (var batch in _val.ReadEpoch(0))
+                    using (batch) evaluator.Add(batch, [_net.Forward], _device);
+            });
         }
         finally
         {
@@ -350,6 +370,46 @@ public sealed class TrainSession : IDisposable
     {
         foreach (var (name, p) in _params)
             if (_sgd.Velocity(p) is { } v) yield return ("momentum." + name, v);
+        for (int i = 0; i < _ema.Length; i++)
+            if (_ema[i] is { } e) yield return ("ema." + _params[i].Name, e);
+    }
+
+    /// <summary>Polyak averaging (GoogLeNet): ema ← d·ema + (1 − d)·w after each update; the first update copies w.</summary>
+    private void UpdateEma()
+    {
+        if (_config.Training.EmaDecay is not double d) return;
+        using var _ = GradMode.NoGrad();
+        for (int i = 0; i < _ema.Length; i++)
+        {
+            using var scope = TensorScope.Begin();
+            var w = _params[i].P.Value;
+            var next = _ema[i] is { } old ? Op.Add(Op.Scale(old, d), Op.Scale(w, 1 - d)) : Op.Scale(w, 1.0);
+            next.MoveOutOfScope();
+            _ema[i]?.Dispose();
+            _ema[i] = next;
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> with the EMA weights in the parameters (when EMA is on), then puts the trained weights back.</summary>
+    private void WithEmaWeights(Action body)
+    {
+        if (_ema.Length == 0 || _ema[0] is null) { body(); return; }
+        var saved = new Tensor[_params.Count];
+        using (GradMode.NoGrad())
+            for (int i = 0; i < _params.Count; i++)
+            {
+                using var scope = TensorScope.Begin();
+                saved[i] = Op.Scale(_params[i].P.Value, 1.0).MoveOutOfScope();
+                _params[i].P.Set(Op.Scale(_ema[i]!, 1.0).MoveOutOfScope());
+            }
+        try
+        {
+            body();
+        }
+        finally
+        {
+            for (int i = 0; i < _params.Count; i++) _params[i].P.Set(saved[i]);
+        }
     }
 
     private void Restore(CheckpointInfo checkpoint, bool allowConfigChange)
@@ -372,8 +432,19 @@ public sealed class TrainSession : IDisposable
         }
         ModelWeights.Load(_net, Path.Combine(checkpoint.Path, "model.safetensors"), strict: true);
         var opt = Safetensors.Load(Path.Combine(checkpoint.Path, "optimizer.safetensors"));
+        var drop = _faults.ResumeDrop;
         foreach (var (name, p) in _params)
-            if (opt.Remove("momentum." + name, out var v)) _sgd.SetVelocity(p, v);
+            if (opt.Remove("momentum." + name, out var v))
+            {
+                if (drop.Contains("momentum")) v.Dispose();
+                else _sgd.SetVelocity(p, OnDevice(v));
+            }
+        for (int i = 0; i < _ema.Length; i++)
+            if (opt.Remove("ema." + _params[i].Name, out var e))
+            {
+                if (drop.Contains("ema")) e.Dispose();
+                else _ema[i] = OnDevice(e).MoveOutOfScope();
+            }
         if (opt.Count > 0)
         {
             string extra = string.Join(", ", opt.Keys.Take(5));
@@ -382,12 +453,17 @@ public sealed class TrainSession : IDisposable
         }
         _sgd.StepCount = state.Step;
         _step = state.Step;
-        _schedule.Plateau = state.Plateau;
+        if (!drop.Contains("schedule")) _schedule.Plateau = state.Plateau;
         var g = state.Generators.FirstOrDefault(x => x.Name == "global")
             ?? throw new RunStopException(ExitCodes.CheckpointError, $"'{checkpoint.Path}' has no state for the global random generator");
-        RandomGenerator.Global.ManualSeed(g.Seed);
-        RandomGenerator.Global.Offset = g.Offset;
-        _position = new LoaderPosition(state.Epoch, state.LoaderBatch, state.LoaderNextSample, state.LoaderBadSoFar);
+        if (!drop.Contains("rng"))
+        {
+            RandomGenerator.Global.ManualSeed(g.Seed);
+            RandomGenerator.Global.Offset = g.Offset;
+        }
+        _position = drop.Contains("position")
+            ? LoaderPosition.Start(state.Epoch)
+            : new LoaderPosition(state.Epoch, state.LoaderBatch, state.LoaderNextSample, state.LoaderBadSoFar);
         _bestMetric = state.BestMetric;
         _bestStep = state.BestStep;
         _skipped = state.SkippedSteps;
@@ -395,6 +471,14 @@ public sealed class TrainSession : IDisposable
         _imagesSeen = state.ImagesSeen;
         _lastEvalStep = _lastCheckpointStep = state.Step;
         _log.Info("resumed from {Path}: step {Step}, epoch {Epoch}, batch {Batch} of the epoch", checkpoint.Path, _step, _position.Epoch, _position.Batch);
+    }
+
+    private Tensor OnDevice(Tensor t)
+    {
+        if (_device.Equals(Device.Cpu)) return t;
+        var moved = t.To(_device);
+        t.Dispose();
+        return moved;
     }
 
     /// <summary>Free space for keep_checkpoints + 1 checkpoints, and a write probe, before any step (CK-3, CK-4).</summary>
@@ -448,6 +532,7 @@ public sealed class TrainSession : IDisposable
 
     public void Dispose()
     {
+        foreach (var e in _ema) e?.Dispose();
         _sgd.Dispose();
         _net.Dispose();
     }
