@@ -18,6 +18,10 @@ public static class Program
         typeof(WeightsOptions),
         typeof(PackOptions),
         typeof(SummaryOptions),
+        typeof(TrainOptions),
+        typeof(EvalOptions),
+        typeof(SweepOptions),
+        typeof(VizOptions),
     ];
 
     public static int Main(string[] args)
@@ -26,6 +30,7 @@ public static class Program
         {
             s.HelpWriter = Console.Error;
             s.CaseInsensitiveEnumValues = true;
+            s.AllowMultiInstance = true;
         });
         var result = parser.ParseArguments(BenchOptions.NormalizeArgs(args), Verbs);
         return result.MapResult(
@@ -46,8 +51,17 @@ public static class Program
                 WeightsOptions o => WeightsCommand.Run(o, Console.Out, name => Kiln.Models.ModelZoo.Create(name)),
                 PackOptions o => PackCommand.Run(o),
                 SummaryOptions o => SummaryCommand.Run(o),
+                TrainOptions o => TrainCommand.Run(o),
+                EvalOptions o => EvalCommand.Run(o, Console.Out),
+                SweepOptions o => SweepCommand.Run(o, Console.Out),
+                VizOptions o => VizCommand.Run(o, Console.Out),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
+        }
+        catch (Kiln.Cli.Training.RunStopException e)
+        {
+            Console.Error.WriteLine($"kiln: {e.Message}");
+            return e.ExitCode;
         }
         catch (Exception e) when (!verbose)
         {

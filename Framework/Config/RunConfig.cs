@@ -65,6 +65,8 @@ public sealed record DataConfig : IValidatable
     public NormalizeConfig Normalize { get; init; } = new();
     /// <summary>Skip and count bad samples until this fraction of those read, then stop.</summary>
     public double MaxBadFraction { get; init; } = 0.001;
+    /// <summary>Samples in the training shuffle buffer (0 or 1: off).</summary>
+    public int ShuffleBuffer { get; init; } = 2000;
 
     public IEnumerable<(string Key, string Message)> Validate()
     {
@@ -73,6 +75,7 @@ public sealed record DataConfig : IValidatable
         if (Workers < 0) yield return ("workers", $"must be ≥ 0, got {Workers}");
         if (ImageSize < 8) yield return ("image_size", $"must be at least 8, got {ImageSize}");
         if (ResizeSize < ImageSize) yield return ("resize_size", $"must be ≥ image_size ({ImageSize}), got {ResizeSize}");
+        if (ShuffleBuffer < 0) yield return ("shuffle_buffer", $"must be ≥ 0, got {ShuffleBuffer}");
         if (MaxBadFraction is < 0 or > 1) yield return ("max_bad_fraction", $"must be in [0, 1], got {MaxBadFraction}");
     }
 }
@@ -225,8 +228,12 @@ public sealed record TrainingConfig : IValidatable
     public int EvalEvery { get; init; } = 1;
     public EvalProtocol EvalProtocol { get; init; } = EvalProtocol.Center;
     public int CheckpointEvery { get; init; } = 1;
+    /// <summary>Also checkpoint every this many optimizer steps (mid-epoch); null: only at checkpoint_every.</summary>
+    public int? CheckpointEverySteps { get; init; }
     public int KeepCheckpoints { get; init; } = 3;
     public NanAction OnNan { get; init; } = NanAction.Stop;
+    /// <summary>With on_nan: skip, stop after this many non-finite steps in a row (the loss is probably exploding).</summary>
+    public int MaxConsecutiveSkips { get; init; } = 10;
     public string RunDir { get; init; } = "runs";
 
     public IEnumerable<(string Key, string Message)> Validate()
@@ -242,6 +249,8 @@ public sealed record TrainingConfig : IValidatable
         if (EmaDecay is <= 0 or >= 1) yield return ("ema_decay", $"must be in (0, 1), got {EmaDecay}");
         if (EvalEvery < 1) yield return ("eval_every", $"must be at least 1, got {EvalEvery}");
         if (CheckpointEvery < 1) yield return ("checkpoint_every", $"must be at least 1, got {CheckpointEvery}");
+        if (CheckpointEverySteps is < 1) yield return ("checkpoint_every_steps", $"must be at least 1, got {CheckpointEverySteps}");
+        if (MaxConsecutiveSkips < 1) yield return ("max_consecutive_skips", $"must be at least 1, got {MaxConsecutiveSkips}");
         if (KeepCheckpoints < 1) yield return ("keep_checkpoints", $"must be at least 1, got {KeepCheckpoints}");
     }
 }

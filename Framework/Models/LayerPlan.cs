@@ -30,6 +30,8 @@ public sealed class LayerPlan
     public bool InEvaluation { get; internal set; }
 
     internal int[] InputIds { get; set; } = [];
+    /// <summary>Window of a max or average pooling layer (for the deconvnet's switches), else null.</summary>
+    internal Pool2dParams? PoolGeometry { get; set; }
     /// <summary>Creates the layer's module (with parameters or buffers), or null for a stateless layer.</summary>
     internal Func<Module>? CreateModule { get; set; }
     /// <summary>Gives the function that computes the layer from its inputs and the training flag.</summary>

@@ -219,6 +219,7 @@ internal static class LayerTypePlanner
         }
         p.OutputShape = [x[0], h, w];
         p.Kernel = $"{kernel.H}x{kernel.W}/{stride.H}" + (ceil ? " ceil" : "");
+        p.PoolGeometry = g;
         p.Bind = _ => max ? (xs, _) => Op.MaxPool2d(xs[0], g) : (xs, _) => Op.AvgPool2d(xs[0], g);
     }
 

