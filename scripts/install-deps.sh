@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages Kiln's tests need on Debian 12 (idempotent; run as root or with sudo).
 #   libnvrtc11.2: NVRTC, to compile Kernels/*.cu in CI without a GPU (Debian non-free).
+#   fonts-dejavu-core: a font file for plot labels (SkiaSharp's bundled build has no fontconfig).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 ldconfig -p 2>/dev/null | grep -q 'libnvrtc.so.11.2' || need+=(libnvrtc11.2 libnvrtc-builtins11.8)
 if [ ${#need[@]} -gt 0 ]; then
   # NVRTC lives in Debian's non-free component; add it if the sources lack it.
