@@ -19,7 +19,7 @@ public sealed unsafe partial class CudaBackend
 {
     private readonly ConcurrentDictionary<ConvAlgoKey, ConvAlgoChoice> _convAlgos = new();
 
-    /// <summary>Policy for cuDNN convolutions (TF32, determinism, workspace budget, benchmarking). Change before the first convolution of a shape.</summary>
+    /// <summary>Policy for cuDNN convolutions (determinism, workspace budget, benchmarking; TF32 is <see cref="AllowTf32"/>). Part of the algorithm cache key.</summary>
     public CudnnConvOptions ConvOptions { get; } = new();
 
     /// <summary>The algorithm chosen per convolution shape and pass so far (see Note [Convolution algorithm cache]).</summary>
@@ -70,7 +70,7 @@ public sealed unsafe partial class CudaBackend
                 cudnnConvolutionMode_t.CUDNN_CROSS_CORRELATION, compute), "cudnnSetConvolution2dDescriptor", detail);
             if (p.Groups != 1)
                 CheckCudnn(Cudnn.cudnnSetConvolutionGroupCount(cd.Value, p.Groups), "cudnnSetConvolutionGroupCount", detail);
-            CheckCudnn(Cudnn.cudnnSetConvolutionMathType(cd.Value, (cudnnMathType_t)CudnnPlans.SearchMathType(ConvOptions, x.DType)),
+            CheckCudnn(Cudnn.cudnnSetConvolutionMathType(cd.Value, (cudnnMathType_t)CudnnPlans.SearchMathType(AllowTf32, x.DType)),
                 "cudnnSetConvolutionMathType", detail);
             CheckCudnn(Cudnn.cudnnGetConvolution2dForwardOutputDim(cd.Value, xd.Value, wd.Value, out int n, out int k, out int pp, out int q),
                 "cudnnGetConvolution2dForwardOutputDim", detail);
@@ -181,7 +181,7 @@ public sealed unsafe partial class CudaBackend
     /// </summary>
     private ConvAlgoChoice ChooseConvAlgo(ConvPass pass, ConvDescriptors d, Tensor x, Tensor w, Tensor y, Conv2dParams p)
     {
-        var key = ConvAlgoKey.Of(pass, x, w, p, ConvOptions);
+        var key = ConvAlgoKey.Of(pass, x, w, p, ConvOptions, AllowTf32);
         if (_convAlgos.TryGetValue(key, out var cached)) return cached;
         var handle = CudnnHandle.Value;
         int max = pass switch
@@ -234,12 +234,12 @@ public sealed unsafe partial class CudaBackend
         for (int i = 0; i < returned; i++)
             candidates[i] = new ConvAlgoCandidate((int)perf[i].algo, (int)perf[i].status, (long)perf[i].memory,
                 perf[i].determinism == cudnnDeterminism_t.CUDNN_DETERMINISTIC, (int)perf[i].mathType, perf[i].time);
-        int pick = CudnnPlans.PickAlgo(candidates, ConvOptions.Deterministic, ConvOptions.AllowTf32 || x.DType != DType.Float32, ConvOptions.WorkspaceBudgetBytes);
+        int pick = CudnnPlans.PickAlgo(candidates, ConvOptions.Deterministic, AllowTf32 || x.DType != DType.Float32, ConvOptions.WorkspaceBudgetBytes);
         if (pick < 0)
             throw new InvalidOperationException($"cuDNN offers no usable algorithm for {key} (budget {ConvOptions.WorkspaceBudgetBytes} B; " +
                 $"raise ConvOptions.WorkspaceBudgetBytes or turn off Deterministic): {CudnnPlans.Describe(candidates)}");
         var chosen = candidates[pick];
-        int mathType = CudnnPlans.RunMathType(chosen, ConvOptions, x.DType);
+        int mathType = CudnnPlans.RunMathType(chosen, AllowTf32, x.DType);
         // The workspace as cuDNN states it for this algorithm and math type (Get_v7 entries may not carry it).
         CheckCudnn(Cudnn.cudnnSetConvolutionMathType(d.Conv.Value, (cudnnMathType_t)mathType), "cudnnSetConvolutionMathType", d.Detail);
         nuint bytes;

@@ -1,11 +1,8 @@
 namespace Kiln.Backends.Cuda;
 
-/// <summary>Policy for cuDNN convolutions on one device.</summary>
+/// <summary>Policy for cuDNN convolutions on one device. TF32 follows <see cref="CudaBackend.AllowTf32"/> (one switch for GEMMs and convolutions; off = CUDNN_FMA_MATH).</summary>
 public sealed class CudnnConvOptions
 {
-    /// <summary>Let float32 convolutions use TF32 tensor cores (sm_80+), as PyTorch does by default for cuDNN. False = strict FP32 (CUDNN_FMA_MATH).</summary>
-    public bool AllowTf32 { get; set; } = true;
-
     /// <summary>Only algorithms cuDNN reports as deterministic (bitwise reproducible runs; can be slower).</summary>
     public bool Deterministic { get; set; }
 

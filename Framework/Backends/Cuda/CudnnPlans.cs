@@ -37,10 +37,10 @@ internal readonly record struct ConvAlgoKey(
     int PadH, int PadW, int StrideH, int StrideW, int DilationH, int DilationW, int Groups,
     bool AllowTf32, bool Deterministic, long WorkspaceBudgetBytes)
 {
-    public static ConvAlgoKey Of(ConvPass pass, Tensor x, Tensor w, Conv2dParams p, CudnnConvOptions o) =>
+    public static ConvAlgoKey Of(ConvPass pass, Tensor x, Tensor w, Conv2dParams p, CudnnConvOptions o, bool allowTf32) =>
         new(pass, x.DType, x.Size(0), x.Size(1), x.Size(2), x.Size(3), w.Size(0), w.Size(2), w.Size(3),
             p.PadH, p.PadW, p.StrideH, p.StrideW, p.DilationH, p.DilationW, p.Groups,
-            o.AllowTf32, o.Deterministic, o.WorkspaceBudgetBytes);
+            allowTf32, o.Deterministic, o.WorkspaceBudgetBytes);
 
     public override string ToString() =>
         $"conv2d {Pass} {DType.Name()} x ({N}, {C}, {H}, {W}) w ({K}, {C / Groups}, {R}, {S}) pad ({PadH}, {PadW}) stride ({StrideH}, {StrideW}) " +
@@ -109,8 +109,8 @@ internal static class CudnnPlans
     public const int DefaultMath = 0, TensorOpMath = 1, TensorOpMathAllowConversion = 2, FmaMath = 3;
 
     /// <summary>The math type set on the convolution descriptor before Find/Get: TF32 allowed or strict FMA.</summary>
-    public static int SearchMathType(CudnnConvOptions o, DType dtype) =>
-        dtype == DType.Float32 && o.AllowTf32 ? TensorOpMath : dtype == DType.Float32 ? FmaMath : DefaultMath;
+    public static int SearchMathType(bool allowTf32, DType dtype) =>
+        dtype == DType.Float32 && allowTf32 ? TensorOpMath : dtype == DType.Float32 ? FmaMath : DefaultMath;
 
     /// <summary>
     /// The first acceptable candidate (cuDNN ranks them, fastest first): status success, workspace within
@@ -132,8 +132,8 @@ internal static class CudnnPlans
     }
 
     /// <summary>The math type to run a chosen candidate with: strict FP32 stays FMA whatever the entry says.</summary>
-    public static int RunMathType(ConvAlgoCandidate chosen, CudnnConvOptions o, DType dtype) =>
-        dtype == DType.Float32 && !o.AllowTf32 ? FmaMath : chosen.MathType;
+    public static int RunMathType(ConvAlgoCandidate chosen, bool allowTf32, DType dtype) =>
+        dtype == DType.Float32 && !allowTf32 ? FmaMath : chosen.MathType;
 
     /// <summary>One line per candidate, for the error when none qualifies.</summary>
     public static string Describe(ReadOnlySpan<ConvAlgoCandidate> candidates)
