@@ -25,6 +25,21 @@ public sealed unsafe partial class CudaBackend
     /// <summary>The algorithm chosen per convolution shape and pass so far (see Note [Convolution algorithm cache]).</summary>
     internal IReadOnlyDictionary<ConvAlgoKey, ConvAlgoChoice> ConvAlgorithms => _convAlgos;
 
+    /// <summary>
+    /// One line per convolution shape and pass seen so far, with the algorithm cuDNN was asked to run, its
+    /// math type and workspace: for the per-layer log of the trainer and for `--verbose` bug reports.
+    /// </summary>
+    public IReadOnlyList<string> DescribeConvAlgorithms() =>
+        _convAlgos.OrderBy(kv => kv.Key.ToString(), StringComparer.Ordinal).Select(kv => $"{kv.Key}: {AlgoName(kv.Key.Pass, kv.Value.Algo)}, " +
+            $"{(cudnnMathType_t)kv.Value.MathType}, workspace {kv.Value.WorkspaceBytes} B, {(kv.Value.Measured ? "timed by cudnnFind*Ex" : "cuDNN heuristic")}").ToList();
+
+    private static string AlgoName(ConvPass pass, int algo) => pass switch
+    {
+        ConvPass.Forward => ((cudnnConvolutionFwdAlgo_t)algo).ToString(),
+        ConvPass.BackwardData => ((cudnnConvolutionBwdDataAlgo_t)algo).ToString(),
+        _ => ((cudnnConvolutionBwdFilterAlgo_t)algo).ToString(),
+    };
+
     /// <summary>The four descriptors of one convolution call; disposing frees them all.</summary>
     private sealed class ConvDescriptors : IDisposable
     {

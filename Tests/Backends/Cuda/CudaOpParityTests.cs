@@ -219,4 +219,33 @@ public sealed class CudaOpParityTests
         Assert.Contains("(3, 4)", e.Message);
         Gpu.Synchronize();   // the flag was reset: no second throw
     }
+
+    [Fact]
+    public void Conv_DeterministicMode_GradientsAreBitwiseRepeatable_AndAlgorithmsAreReported()
+    {
+        RequireAll();
+        bool deterministic = Gpu.ConvOptions.Deterministic;
+        Gpu.ConvOptions.Deterministic = true;
+        try
+        {
+            (float[] Dx, float[] Dw) Run()
+            {
+                using var scope = TensorScope.Begin();
+                var x = RandomInput(8, [16, 14, 14], 41, Device.Cuda(0));
+                var w = RandomInput(32, [16, 3, 3], 42, Device.Cuda(0));
+                x.RequiresGrad = true;
+                w.RequiresGrad = true;
+                var y = Op.Conv2d(x, w, null, padding: 1);
+                Op.Sum(Op.Mul(y, y)).Backward();
+                return (x.Grad!.ToArray<float>(), w.Grad!.ToArray<float>());
+            }
+            var first = Run();
+            var second = Run();
+            Assert.Equal(first.Dx, second.Dx);
+            Assert.Equal(first.Dw, second.Dw);
+            var report = Gpu.DescribeConvAlgorithms();
+            Assert.Contains(report, l => l.Contains("BackwardFilter", StringComparison.Ordinal) && l.Contains("deterministic", StringComparison.Ordinal));
+        }
+        finally { Gpu.ConvOptions.Deterministic = deterministic; }
+    }
 }
