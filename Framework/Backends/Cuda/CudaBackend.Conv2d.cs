@@ -12,8 +12,10 @@ namespace Kiln.Backends.Cuda;
 // workspace of the budget (falling back to the Get*_v7 heuristic if that workspace cannot be had);
 // otherwise Get*_v7 ranks them without running anything. CudnnPlans.PickAlgo takes the first entry that
 // succeeded, fits the budget, is deterministic when asked, and respects the TF32 policy. The choice is
-// cached in memory for the backend's lifetime (ConvAlgorithms shows it, e.g. for a per-layer log); every
-// later call with the key reuses it, asking only for the workspace, which comes from the caching allocator.
+// cached in memory for the backend's lifetime (DescribeConvAlgorithms lists it for a per-layer log, and
+// SaveConvAlgorithms/LoadConvAlgorithms keep it in a file, e.g. in the run directory, for a resumed run on
+// the same GPU model and cuDNN); every later call with the key reuses it and takes the stated workspace
+// from the caching allocator.
 
 public sealed unsafe partial class CudaBackend
 {
@@ -32,6 +34,29 @@ public sealed unsafe partial class CudaBackend
     public IReadOnlyList<string> DescribeConvAlgorithms() =>
         _convAlgos.OrderBy(kv => kv.Key.ToString(), StringComparer.Ordinal).Select(kv => $"{kv.Key}: {AlgoName(kv.Key.Pass, kv.Value.Algo)}, " +
             $"{(cudnnMathType_t)kv.Value.MathType}, workspace {kv.Value.WorkspaceBytes} B, {(kv.Value.Measured ? "timed by cudnnFind*Ex" : "cuDNN heuristic")}").ToList();
+
+    /// <summary>What the cached algorithms are valid for: the GPU, its compute capability and the cuDNN version.</summary>
+    private string ConvAlgoDeviceTag()
+    {
+        _ = CudnnHandle;   // loads cuDNN
+        return $"{Info.Name} sm_{Info.ComputeCapabilityMajor}{Info.ComputeCapabilityMinor} cudnn {Cudnn.cudnnGetVersion()}";
+    }
+
+    /// <summary>Writes the algorithm cache to <paramref name="path"/> (e.g. in the run directory, so a resumed run skips the search).</summary>
+    public void SaveConvAlgorithms(string path) => File.WriteAllText(path, ConvAlgoCacheFile.Format(ConvAlgoDeviceTag(), _convAlgos));
+
+    /// <summary>
+    /// Adds the entries of a file written by <see cref="SaveConvAlgorithms"/> on the same GPU model and cuDNN version
+    /// (others are ignored); returns how many were taken. Entries already chosen in this process win.
+    /// </summary>
+    public int LoadConvAlgorithms(string path)
+    {
+        if (!File.Exists(path)) return 0;
+        int added = 0;
+        foreach (var (key, choice) in ConvAlgoCacheFile.Parse(File.ReadAllText(path), ConvAlgoDeviceTag(), path))
+            if (_convAlgos.TryAdd(key, choice)) added++;
+        return added;
+    }
 
     private static string AlgoName(ConvPass pass, int algo) => pass switch
     {

@@ -154,4 +154,22 @@ public sealed class CudnnPlansTests
         var xs = OpHarness.MakeTensors(c, OpHarness.SampleInputs(c), DType.Float32, requiresGrad: false);
         Assert.Equal(xs[0].Device, c.Run(xs).Device);
     }
+
+    [Fact]
+    public void ConvAlgoCacheFile_RoundTrips_AndIgnoresOtherDevices()
+    {
+        var k1 = new ConvAlgoKey(ConvPass.BackwardFilter, DType.Float32, 8, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, 512L << 20);
+        var k2 = k1 with { Pass = ConvPass.Forward, Groups = 2, AllowTf32 = false, Deterministic = true };
+        var entries = new Dictionary<ConvAlgoKey, ConvAlgoChoice>
+        {
+            [k1] = new(3, CudnnPlans.TensorOpMath, 1 << 20, true),
+            [k2] = new(1, CudnnPlans.FmaMath, 0, false),
+        };
+        string text = ConvAlgoCacheFile.Format("NVIDIA H100 sm_90 cudnn 90600", entries);
+        var back = ConvAlgoCacheFile.Parse(text, "NVIDIA H100 sm_90 cudnn 90600", "algos.txt");
+        Assert.Equal(entries.OrderBy(e => e.Key.ToString()), back.OrderBy(e => e.Key.ToString()));
+        Assert.Empty(ConvAlgoCacheFile.Parse(text, "NVIDIA A100 sm_80 cudnn 90600", "algos.txt"));
+        var e = Assert.Throws<FormatException>(() => ConvAlgoCacheFile.Parse(text + "Forward Float32 1 2 3\n", "NVIDIA H100 sm_90 cudnn 90600", "algos.txt"));
+        Assert.Contains("algos.txt:4", e.Message);
+    }
 }
