@@ -27,8 +27,17 @@ public sealed unsafe partial class CudaBackend
         if (planes > int.MaxValue) throw new InvalidOperationException($"CUDA {op}: {x.ShapeString()} has more than 2^31 planes");
         return new PoolGeom
         {
-            NC = (int)planes, H = x.Size(2), W = x.Size(3), P = y.Size(2), Q = y.Size(3),
-            Kh = p.KernelH, Kw = p.KernelW, Sh = p.StrideH, Sw = p.StrideW, Ph = p.PadH, Pw = p.PadW,
+            NC = (int)planes,
+            H = x.Size(2),
+            W = x.Size(3),
+            P = y.Size(2),
+            Q = y.Size(3),
+            Kh = p.KernelH,
+            Kw = p.KernelW,
+            Sh = p.StrideH,
+            Sw = p.StrideW,
+            Ph = p.PadH,
+            Pw = p.PadW,
         };
     }
 
