@@ -33,7 +33,7 @@ public sealed unsafe partial class CudaBackend
     /// device) is NaN or infinite: one launch per dtype (per 65535 tensors) writing one device flag, then one
     /// 4-byte read, which synchronises the stream.
     /// </summary>
-    internal bool AnyNonFinite(IReadOnlyList<Tensor> tensors)
+    public bool AnyNonFinite(IReadOnlyList<Tensor> tensors)
     {
         using var flag = Allocator.Allocate(sizeof(int));
         MakeCurrent();
@@ -94,7 +94,7 @@ public sealed unsafe partial class CudaBackend
     /// <paramref name="k1"/> and within the top <paramref name="k2"/> (Training.Accuracy's tie rule), counted on the
     /// device; one 8-byte read back.
     /// </summary>
-    internal (int TopK1, int TopK2) CountTopK(Tensor logits, Tensor labels, int k1 = 1, int k2 = 5)
+    public (int TopK1, int TopK2) CountTopK(Tensor logits, Tensor labels, int k1, int k2)
     {
         const string op = "top-k count";
         CheckCrossEntropy(op, logits, labels);
