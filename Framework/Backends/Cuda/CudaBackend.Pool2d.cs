@@ -18,6 +18,10 @@ public sealed unsafe partial class CudaBackend
         public int NC, H, W, P, Q, Kh, Kw, Sh, Sw, Ph, Pw;
     }
 
+    /// <summary>cuDNN's max pooling; its deterministic variant when <see cref="CudnnConvOptions.Deterministic"/> asks for reproducible runs.</summary>
+    private cudnnPoolingMode_t MaxPoolMode =>
+        ConvOptions.Deterministic ? cudnnPoolingMode_t.CUDNN_POOLING_MAX_DETERMINISTIC : cudnnPoolingMode_t.CUDNN_POOLING_MAX;
+
     private static PoolGeom Geometry(string op, Tensor x, Tensor y, Pool2dParams p)
     {
         if (x.Rank != 4 || y.Rank != 4 || x.Size(0) != y.Size(0) || x.Size(1) != y.Size(1)
@@ -46,7 +50,7 @@ public sealed unsafe partial class CudaBackend
         var g = Geometry("max_pool2d", x, y, p);
         if (CudnnPlans.ChoosePool(p, g.H, g.W, x.DType) == PoolEngine.Cudnn)
         {
-            CudnnPoolForward(cudnnPoolingMode_t.CUDNN_POOLING_MAX, x, y, p);
+            CudnnPoolForward(MaxPoolMode, x, y, p);
             return;
         }
         string suffix = FloatSuffix("max_pool2d", x);
@@ -64,7 +68,7 @@ public sealed unsafe partial class CudaBackend
         if (!dy.SameShape(y) || !dx.SameShape(x)) throw new ArgumentException($"CUDA max_pool2d backward: dy {dy} / dx {dx} do not match y {y} / x {x}");
         if (CudnnPlans.ChoosePool(p, g.H, g.W, x.DType) == PoolEngine.Cudnn)
         {
-            CudnnPoolBackward(cudnnPoolingMode_t.CUDNN_POOLING_MAX, x, y, dy, dx, p);
+            CudnnPoolBackward(MaxPoolMode, x, y, dy, dx, p);
             return;
         }
         string suffix = FloatSuffix("max_pool2d backward", x);
