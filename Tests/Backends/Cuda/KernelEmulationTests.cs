@@ -42,20 +42,29 @@ public sealed unsafe class KernelEmulationTests
         { threadIdx = {tx, 0, 0}; blockIdx = {bx, by, 0}; blockDim = {bdx, 1, 1}; gridDim = {gdx, gdy, 1}; }
         """;
 
+    private static readonly string[] EmulatedFiles =
+        ["pool.cu", "lrn.cu", "dropout.cu", "crossentropy.cu", "concat.cu", "maxout.cu", "renorm.cu", "check.cu", "batchnorm.cu"];
+
     private static readonly Lazy<(string? Dir, string? WhyNot)> s_build = new(Build);
     private static readonly Dictionary<string, nint> s_libs = new();
     private static readonly Lock s_lock = new();
 
     private static (string? Dir, string? WhyNot) Build()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"kiln-kernel-emulation-{Environment.ProcessId}");
+        // One folder per content hash, reused by later runs (nothing piles up in /tmp; an edit gets a new folder).
+        var content = new System.Text.StringBuilder(EmulationHeader);
+        foreach (var (name, text) in KernelCache.Headers()) content.Append(name).Append(text);
+        foreach (var file in EmulatedFiles) content.Append(file).Append(KernelCache.Source(file));
+        string hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content.ToString())))[..16];
+        string dir = Path.Combine(Path.GetTempPath(), "kiln-kernel-emulation", hash);
+        if (EmulatedFiles.All(f => File.Exists(Path.Combine(dir, f + ".so")))) return (dir, null);
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "emu.h"), EmulationHeader);
         foreach (var (name, text) in KernelCache.Headers()) File.WriteAllText(Path.Combine(dir, name), text);
         // The toolchain itself first: a g++ without C++20's <barrier> is a reason to skip, not a kernel bug.
         File.WriteAllText(Path.Combine(dir, "probe.cu"), "extern \"C\" void probe() {}\n");
         if (Compile(dir, "probe.cu") is { } probeError) return (null, probeError);
-        foreach (var file in (string[])["pool.cu", "lrn.cu", "dropout.cu", "crossentropy.cu", "concat.cu", "maxout.cu", "renorm.cu", "check.cu", "batchnorm.cu"])
+        foreach (var file in EmulatedFiles)
         {
             File.WriteAllText(Path.Combine(dir, file), KernelCache.Source(file));
             if (Compile(dir, file) is { } error) throw new InvalidOperationException($"g++ could not compile {file} for emulation:\n{error}");
@@ -66,7 +75,8 @@ public sealed unsafe class KernelEmulationTests
     /// <summary>Compiles dir/file into dir/file.so; null on success, else why not.</summary>
     private static string? Compile(string dir, string file)
     {
-        var psi = new ProcessStartInfo("g++", ["-std=c++20", "-O1", "-shared", "-fPIC", "-w", "-include", "emu.h", "-x", "c++", file, "-o", file + ".so"])
+        string partial = $"{file}.{Environment.ProcessId}.tmp";
+        var psi = new ProcessStartInfo("g++", ["-std=c++20", "-O1", "-shared", "-fPIC", "-w", "-include", "emu.h", "-x", "c++", file, "-o", partial])
         {
             WorkingDirectory = dir,
             RedirectStandardError = true,
@@ -79,7 +89,9 @@ public sealed unsafe class KernelEmulationTests
         string err = p.StandardError.ReadToEnd();
         p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        return p.ExitCode == 0 ? null : $"g++ -std=c++20 failed: {err}";
+        if (p.ExitCode != 0) return $"g++ -std=c++20 failed: {err}";
+        File.Move(Path.Combine(dir, partial), Path.Combine(dir, file + ".so"), overwrite: true);
+        return null;
     }
 
     private static nint Lib(string file)
