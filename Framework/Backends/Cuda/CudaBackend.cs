@@ -208,6 +208,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
             CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(d, s, (nuint)bytes, _stream.Value));
             CudaDriver.Check(CudaDriver.cuStreamSynchronize(_stream.Value));
         }
+        ThrowIfBadLabel();   // Note [Deferred label check]
     }
 
     public void Copy(Tensor src, Tensor dst)
@@ -272,6 +273,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     {
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(_stream.Value));
+        ThrowIfBadLabel();   // Note [Deferred label check]
     }
 
     /// <summary>Shape or strides for <c>copy_strided_*</c>, passed by value (matches <c>struct Shape8</c>).</summary>
@@ -338,6 +340,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(_stream.Value));
         if (_copyStream is { } copy) CudaDriver.Check(CudaDriver.cuStreamSynchronize(copy.Value));
+        _labelFlag?.Dispose();
         _cublas?.Dispose();
         _cudnn?.Dispose();
         lock (_kernelLock)

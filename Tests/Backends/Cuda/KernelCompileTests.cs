@@ -18,7 +18,8 @@ public sealed class KernelCompileTests
     public void SourceFiles_AreEmbedded_IncludingEveryKernelFamily()
     {
         var files = KernelCache.SourceFiles();
-        foreach (var f in (string[])["elementwise.cu", "fill.cu", "normalize.cu", "reduce.cu", "relu.cu", "sgd.cu"])
+        foreach (var f in (string[])["elementwise.cu", "fill.cu", "normalize.cu", "reduce.cu", "relu.cu", "sgd.cu",
+                                "batchnorm.cu", "check.cu", "concat.cu", "crossentropy.cu", "dropout.cu", "lrn.cu", "maxout.cu", "pool.cu", "renorm.cu"])
             Assert.Contains(f, files);
         Assert.Contains(KernelCache.Headers(), h => h.Name == "common.cuh");
     }

@@ -67,13 +67,13 @@ public static class OpCases
 
         // Batch norm. Running statistics are buffers made inside the case, so every evaluation starts from the same ones.
         new("batchnorm2d_train_affine", [In(3, 2, 2, 3), In(2), In(2)],
-            x => Op.BatchNorm2d(x[0], x[1], x[2], Tensor.Zeros([2], x[0].DType), Tensor.Ones([2], x[0].DType), training: true)),
+            x => Op.BatchNorm2d(x[0], x[1], x[2], Tensor.Zeros([2], x[0].DType, x[0].Device), Tensor.Ones([2], x[0].DType, x[0].Device), training: true)),
         new("batchnorm2d_train_noaffine", [In(2, 3, 3, 2)], x => Op.BatchNorm2d(x[0], null, null, null, null, training: true)),
         new("batchnorm2d_train_weight_only", [In(2, 2, 1, 3), In(2)], x => Op.BatchNorm2d(x[0], x[1], null, null, null, training: true, eps: 1e-3)),
         new("batchnorm2d_eval_affine", [In(2, 3, 2, 2), In(3), In(3)],
-            x => Op.BatchNorm2d(x[0], x[1], x[2], RunningStats([0.1, -0.2, 0.3], x[0].DType), RunningStats([0.5, 1.5, 2.0], x[0].DType), training: false)),
+            x => Op.BatchNorm2d(x[0], x[1], x[2], RunningStats([0.1, -0.2, 0.3], x[0]), RunningStats([0.5, 1.5, 2.0], x[0]), training: false)),
         new("batchnorm2d_eval_noaffine", [In(2, 3, 2, 2)],
-            x => Op.BatchNorm2d(x[0], null, null, RunningStats([0.1, -0.2, 0.3], x[0].DType), RunningStats([0.5, 1.5, 2.0], x[0].DType), training: false)),
+            x => Op.BatchNorm2d(x[0], null, null, RunningStats([0.1, -0.2, 0.3], x[0]), RunningStats([0.5, 1.5, 2.0], x[0]), training: false)),
         new("matmul", [In(3, 4), In(4, 5)], x => Op.MatMul(x[0], x[1])),
         new("matmul_transa", [In(4, 3), In(4, 5)], x => Op.MatMul(x[0], x[1], transA: true)),
         new("matmul_transb", [In(3, 4), In(5, 4)], x => Op.MatMul(x[0], x[1], transB: true)),
@@ -94,10 +94,11 @@ public static class OpCases
         new("conv2d_batch5", [In(5, 2, 4, 4), In(3, 2, 3, 3), In(3)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1)),
     ];
 
-    private static Tensor RunningStats(double[] values, DType dtype)
+    /// <summary>Running statistics in the dtype and on the device of <paramref name="like"/> (so the table also runs on CUDA).</summary>
+    private static Tensor RunningStats(double[] values, Tensor like)
     {
-        using var t = Tensor.FromArray(values, [values.Length]);
-        return t.To(dtype);
+        using var t = Tensor.FromArray(values, [values.Length], like.Device);
+        return t.To(like.DType);
     }
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));

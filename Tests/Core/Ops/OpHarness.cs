@@ -40,8 +40,8 @@ public static class OpHarness
         return result;
     }
 
-    /// <summary>Makes tensors of the given float dtype (labels as int32) from sampled data.</summary>
-    public static Tensor[] MakeTensors(OpCase c, double[][] data, DType dtype, bool requiresGrad)
+    /// <summary>Makes tensors of the given float dtype (labels as int32) from sampled data, on the CPU unless <paramref name="device"/> says otherwise.</summary>
+    public static Tensor[] MakeTensors(OpCase c, double[][] data, DType dtype, bool requiresGrad, Device? device = null)
     {
         var ts = new Tensor[data.Length];
         for (int i = 0; i < data.Length; i++)
@@ -49,10 +49,10 @@ public static class OpHarness
             var input = c.Inputs[i];
             if (!input.Differentiable)
             {
-                ts[i] = Tensor.FromArray(data[i].Select(d => (int)d).ToArray(), input.Shape);
+                ts[i] = Tensor.FromArray(data[i].Select(d => (int)d).ToArray(), input.Shape, device);
                 continue;
             }
-            using var t64 = Tensor.FromArray(data[i], input.Shape);
+            using var t64 = Tensor.FromArray(data[i], input.Shape, device);
             ts[i] = t64.To(dtype);
             ts[i].RequiresGrad = requiresGrad;
         }
@@ -78,13 +78,13 @@ public static class OpHarness
     }
 
     /// <summary>Output and analytic input gradients of Σ y ⊙ r, in the given dtype, as float64 host arrays.</summary>
-    public static (double[] Output, double[]?[] Grads) Evaluate(OpCase c, double[][] data, DType dtype, double[]? r = null)
+    public static (double[] Output, double[]?[] Grads) Evaluate(OpCase c, double[][] data, DType dtype, double[]? r = null, Device? device = null)
     {
         using var scope = TensorScope.Begin();
-        var xs = MakeTensors(c, data, dtype, requiresGrad: true);
+        var xs = MakeTensors(c, data, dtype, requiresGrad: true, device);
         var y = c.Run(xs);
         r ??= OutputWeights(y);
-        using var r64 = Tensor.FromArray(r, y.Shape.ToArray());
+        using var r64 = Tensor.FromArray(r, y.Shape.ToArray(), y.Device);
         using var rT = r64.To(y.DType);
         y.Backward(rT);
         using var y64 = y.To(DType.Float64);
