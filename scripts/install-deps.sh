@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages Kiln's tests need on Debian 12 (idempotent; run as root or with sudo).
 #   libnvrtc11.2: NVRTC, to compile Kernels/*.cu in CI without a GPU (Debian non-free).
+#   g++: the kernel-emulation tests compile Kernels/*.cu for the host against a small CUDA stand-in.
 #   fonts-dejavu-core: a font file for plot labels (SkiaSharp's bundled build has no fontconfig).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
+command -v g++ >/dev/null 2>&1 || need+=(g++)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 ldconfig -p 2>/dev/null | grep -q 'libnvrtc.so.11.2' || need+=(libnvrtc11.2 libnvrtc-builtins11.8)
 if [ ${#need[@]} -gt 0 ]; then
