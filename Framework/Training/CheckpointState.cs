@@ -1,8 +1,5 @@
 namespace Kiln.Training;
 
-/// <summary>The state of one random generator: (seed, offset) is all of it (see Note [Random streams]).</summary>
-public sealed record GeneratorState(string Name, ulong Seed, ulong Offset);
-
 /// <summary>
 /// Everything besides tensors that a run needs to continue exactly: written as <c>state.json</c> in
 /// every checkpoint directory. <see cref="Files"/> holds the SHA-256 of each other file, so a damaged

@@ -4,15 +4,6 @@ using Kiln.Serialization;
 
 namespace Kiln.Training;
 
-/// <summary>One file of a checkpoint and how to write it.</summary>
-public sealed record CheckpointFile(string Name, Action<Stream> Write);
-
-/// <summary>A checkpoint found on disk and whether it verified.</summary>
-public sealed record CheckpointInfo(string Path, long Step, CheckpointState? State, string? Problem)
-{
-    public bool IsValid => Problem is null;
-}
-
 /// <summary>
 /// Note [Checkpoint commit]. A checkpoint is a directory <c>step-NNNNNNNNN</c> under the store's folder,
 /// holding the tensor files and <c>state.json</c> (with a SHA-256 of each file). It is written into a

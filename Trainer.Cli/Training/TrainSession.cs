@@ -52,6 +52,7 @@ public sealed class TrainSession : IDisposable
 
     private volatile int _signals;
     private double _lastTrainLoss = double.NaN;
+    private string _stepKeys = "";
 
     public TrainSession(RunConfig config, string runDir, RunLog log, FaultInjection faults, CheckpointInfo? resumeFrom, bool allowConfigChange)
     {
@@ -126,6 +127,8 @@ public sealed class TrainSession : IDisposable
             {
                 using (batch)
                 {
+                    if (micro == 0) _stepKeys = "";
+                    _stepKeys += (_stepKeys.Length > 0 ? ", " : "") + $"{batch.Keys[0]} .. {batch.Keys[batch.Count - 1]}";
                     images += batch.Count;
                     Accumulate(batch, headSums, ref lossSum);
                     _position = batch.Next;
@@ -194,7 +197,7 @@ public sealed class TrainSession : IDisposable
         if (!double.IsFinite(loss) || badParameter is not null)
         {
             string what = !double.IsFinite(loss) ? $"loss is {loss}" : $"gradient of '{badParameter}' is not finite (the first parameter, in model order, whose gradient went bad)";
-            string where = $"step {_step + 1} (epoch {_position.Epoch}, batch {_position.Batch - 1}, samples before {_position.NextSample})";
+            string where = $"step {_step + 1} (epoch {_position.Epoch}, batch {_position.Batch - 1}, stream position {_position.NextSample}, sample keys {_stepKeys})";
             _sgd.ZeroGrad();
             if (_config.Training.OnNan == NanAction.Stop)
                 throw new RunStopException(ExitCodes.NonFinite, $"non-finite values at {where}: {what}; no checkpoint written from this state. " +
