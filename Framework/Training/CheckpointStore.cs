@@ -34,6 +34,9 @@ public sealed class CheckpointStore
     /// <summary>Wraps every file stream while saving (fault-injection tests count bytes with it).</summary>
     public Func<Stream, Stream>? WrapStream { get; set; }
 
+    /// <summary>Receives each durability step as it happens ("flush FILE", "fsync DIR", "rename", "pointer latest"); tests check the order.</summary>
+    internal Action<string>? OnOperation { get; set; }
+
     /// <summary>Name of the checkpoint directory for an optimizer step.</summary>
     public static string NameFor(long step) => $"step-{step:D9}";
 
@@ -58,6 +61,7 @@ public sealed class CheckpointStore
             var withFiles = state with { Files = hashes, SavedUtc = DateTime.UtcNow };
             WriteFile(System.IO.Path.Combine(tmp, StateFile), s => JsonSerializer.Serialize(s, withFiles, Json));
             FsyncDirectory(tmp);
+            OnOperation?.Invoke("fsync checkpoint directory");
             string? displaced = null;
             if (System.IO.Directory.Exists(final))
             {
@@ -67,8 +71,11 @@ public sealed class CheckpointStore
             }
             System.IO.Directory.Move(tmp, final);
             committed = true;
+            OnOperation?.Invoke("rename");
             FsyncDirectory(Directory);
+            OnOperation?.Invoke("fsync parent directory");
             AtomicFile.Write(System.IO.Path.Combine(Directory, LatestPointer), s => WriteText(s, name));
+            OnOperation?.Invoke("pointer latest");
             if (displaced is not null) DeleteQuietly(displaced);
             return final;
         }
@@ -172,6 +179,7 @@ public sealed class CheckpointStore
             try
             {
                 System.IO.Directory.Delete(path, recursive: true);
+                OnOperation?.Invoke("delete " + n);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -191,6 +199,7 @@ public sealed class CheckpointStore
         }
         else write(fs);
         fs.Flush(flushToDisk: true);
+        OnOperation?.Invoke("flush " + System.IO.Path.GetFileName(path));
     }
 
     private static void WriteText(Stream s, string text)

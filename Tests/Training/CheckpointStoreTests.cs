@@ -31,6 +31,22 @@ public sealed class CheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public void Save_DurabilityOrder_FilesFlushedThenDirectoryThenRenameThenPointerThenRetention()
+    {
+        var store = new CheckpointStore(_dir);
+        Save(store, 1);
+        var ops = new List<string>();
+        store.OnOperation = ops.Add;
+        Save(store, 2);
+        store.Retain(1);
+        Assert.Equal(
+        [
+            "flush model.safetensors", "flush optimizer.safetensors", "flush state.json", "fsync checkpoint directory",
+            "rename", "fsync parent directory", "pointer latest", "delete step-000000001",
+        ], ops);
+    }
+
+    [Fact]
     public void Save_WriterThrows_NothingAtFinalNameAndTemporaryDeleted()
     {
         var store = new CheckpointStore(_dir);
