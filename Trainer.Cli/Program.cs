@@ -21,6 +21,7 @@ public static class Program
         typeof(TrainOptions),
         typeof(EvalOptions),
         typeof(SweepOptions),
+        typeof(VerifyOptions),
     ];
 
     public static int Main(string[] args)
@@ -53,6 +54,7 @@ public static class Program
                 TrainOptions o => TrainCommand.Run(o),
                 EvalOptions o => EvalCommand.Run(o, Console.Out),
                 SweepOptions o => SweepCommand.Run(o, Console.Out),
+                VerifyOptions o => VerifyCommand.Run(o, Console.Out),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }

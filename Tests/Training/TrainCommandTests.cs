@@ -164,6 +164,11 @@ public sealed class TrainCommandTests
         bytes[^5] ^= 0x40; // a bit flip in tensor data
         File.WriteAllBytes(model, bytes);
 
+        var verify = Run(["verify", run]);
+        Assert.Equal(6, verify.Code);
+        Assert.Contains("DAMAGED", verify.Out);
+        Assert.Contains("ok      ", verify.Out);
+
         var explicitResume = Run(TrainArgs(run, "--resume", newest));
         Assert.Equal(6, explicitResume.Code);
         Assert.Contains("damaged", explicitResume.Err);
