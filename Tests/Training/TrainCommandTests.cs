@@ -142,6 +142,30 @@ public sealed class TrainCommandTests
         Assert.Equal(12, Losses(run).Count);
     }
 
+    private static readonly Lazy<string> OneEpochRun = new(() =>
+    {
+        string run = NewRunDir("one-epoch");
+        var r = Run(TrainArgs(run, "--set", "training.epochs=1", "--set", "data.val=null"));
+        if (r.Code != 0) throw new InvalidOperationException($"one-epoch run failed ({r.Code}): {r.Err}");
+        return run;
+    });
+
+    [Theory]
+    [InlineData("training.seed=7", "training.seed: checkpoint 1, now 7")]
+    [InlineData("model.num_classes=5", "model.num_classes: checkpoint 4, now 5")]
+    [InlineData("optimizer.momentum_form=caffe", "optimizer.momentum_form: checkpoint pytorch, now caffe")]
+    [InlineData("data.train=" + "SHARD0", "loader fingerprint")]
+    public void Resume_SemanticChange_RefusedNamingBothValues(string change, string expected)
+    {
+        string run = OneEpochRun.Value;
+        string config = File.ReadAllText(Path.Combine(run, "config.yaml"));
+        change = change.Replace("SHARD0", Path.Combine(TrainerHarness.Data, "train-000000.tar"));
+        var r = Run(TrainArgs(run, "--set", "training.epochs=1", "--set", "data.val=null", "--set", change, "--resume", "auto"));
+        Assert.True(r.Code == 2, r.Err + r.Out);
+        Assert.Contains(expected, r.Out + r.Err);
+        Assert.Equal(config, File.ReadAllText(Path.Combine(run, "config.yaml")));
+    }
+
     [Fact]
     public void Train_ExistingCheckpointsWithoutResume_Refused()
     {

@@ -145,7 +145,7 @@ public sealed class TrainSession : IDisposable
             if (micro > 0) _sgd.ZeroGrad(); // a partial accumulation at the epoch's end is dropped (drop_last of steps)
             if (!epochDone) break;
             _position = LoaderPosition.Start(epoch + 1);
-            _log.TrainSummary(epoch, _step, _lastTrainLoss, _sgd.LearningRate, _imagesSeen / Math.Max(1e-9, clock.Elapsed.TotalSeconds));
+            _log.TrainSummary(epoch, _step, _lastTrainLoss, _sgd.LearningRate, (_imagesSeen - _imagesAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds));
             if (byEpoch)
             {
                 bool evaluate = (epoch + 1) % _config.Training.EvalEvery == 0 || epoch + 1 == epochs;
