@@ -167,6 +167,28 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public void Resume_ExplicitOlderCheckpoint_RewritesLaterCheckpointsIdentically()
+    {
+        string run = NewRunDir("older");
+        foreach (var f in Directory.GetFiles(Reference.Value, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(run, Path.GetRelativePath(Reference.Value, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+        var store = new CheckpointStore(Path.Combine(run, "checkpoints"));
+        var oldest = store.List()[^1];
+        Assert.True(oldest.Step < 12);
+        var r = Run(TrainArgs(run, "--resume", oldest.Path));
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        Assert.Contains($"resumed from {oldest.Path}", r.Out);
+        AssertSameLosses(Reference.Value, run);
+        Assert.Equal(Hash(Path.Combine(Reference.Value, "checkpoints", "step-000000012", "model.safetensors")),
+                     Hash(Path.Combine(run, "checkpoints", "step-000000012", "model.safetensors")));
+        Assert.DoesNotContain(Directory.GetDirectories(store.Directory), d => Path.GetFileName(d).StartsWith('.'));
+    }
+
+    [Fact]
     public void Train_ExistingCheckpointsWithoutResume_Refused()
     {
         var r = Run(TrainArgs(Reference.Value));
