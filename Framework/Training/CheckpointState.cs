@@ -26,6 +26,10 @@ public sealed record CheckpointState
     public long? BestStep { get; init; }
     public long SkippedSteps { get; init; }
     public int ConsecutiveSkips { get; init; }
+    /// <summary>Step of the last validation already done (and logged) when the checkpoint was written; −1 for none.</summary>
+    public long LastEvalStep { get; init; } = -1;
+    /// <summary>Loss of the last step (logged beside the next validation); null before the first step.</summary>
+    public double? LastTrainLoss { get; init; }
     /// <summary>Training images seen, for throughput and ETA after a resume.</summary>
     public long ImagesSeen { get; init; }
     /// <summary>The resolved run config (YAML) and its hash.</summary>

@@ -103,7 +103,7 @@ public sealed class TrainCommandTests
 
     [Theory]
     [InlineData(3_000)]    // inside the first checkpoint's model file: no checkpoint committed yet
-    [InlineData(100_000)]  // inside a later checkpoint: earlier ones committed
+    [InlineData(200_000)]  // inside the third (~84 kB each): the epoch-end one written after the evaluation at step 6
     public void Resume_AfterKillDuringCheckpointWrite_PreviousCheckpointLoadsAndRunMatches(long bytes)
     {
         string run = NewRunDir("killsave");
@@ -116,6 +116,9 @@ public sealed class TrainCommandTests
         Assert.True(resumed.Code == 0, resumed.Err + resumed.Out);
         Assert.DoesNotContain(Directory.GetDirectories(store.Directory), d => Path.GetFileName(d).StartsWith(".tmp-"));
         AssertSameLosses(Reference.Value, run);
+        // An evaluation written before the kill and redone after the resume appears once.
+        Assert.Equal(File.ReadAllLines(Path.Combine(Reference.Value, "metrics.csv")).Select(Metrics),
+                     File.ReadAllLines(Path.Combine(run, "metrics.csv")).Select(Metrics));
     }
 
     [Fact]

@@ -333,6 +333,8 @@ public sealed class TrainSession : IDisposable
             SkippedSteps = _skipped,
             ConsecutiveSkips = _consecutiveSkips,
             ImagesSeen = _imagesSeen,
+            LastEvalStep = _lastEvalStep,
+            LastTrainLoss = double.IsFinite(_lastTrainLoss) ? _lastTrainLoss : null,
             Config = _configYaml,
             ConfigHash = _configHash,
         };
@@ -458,7 +460,11 @@ public sealed class TrainSession : IDisposable
         _skipped = state.SkippedSteps;
         _consecutiveSkips = state.ConsecutiveSkips;
         _imagesSeen = state.ImagesSeen;
-        _lastEvalStep = _lastCheckpointStep = state.Step;
+        _lastEvalStep = state.LastEvalStep;
+        _lastCheckpointStep = state.Step;
+        _lastTrainLoss = state.LastTrainLoss ?? double.NaN;
+        // Metrics rows written after this checkpoint will be written again: drop them (and this step's, if its validation came after the save).
+        _log.ForgetAfter(state.LastEvalStep == state.Step ? state.Step : state.Step - 1);
         _log.Info("resumed from {Path}: step {Step}, epoch {Epoch}, batch {Batch} of the epoch", checkpoint.Path, _step, _position.Epoch, _position.Batch);
     }
 
