@@ -22,6 +22,7 @@ public static class Program
         typeof(EvalOptions),
         typeof(SweepOptions),
         typeof(VizOptions),
+        typeof(VerifyOptions),
     ];
 
     public static int Main(string[] args)
@@ -55,6 +56,7 @@ public static class Program
                 EvalOptions o => EvalCommand.Run(o, Console.Out),
                 SweepOptions o => SweepCommand.Run(o, Console.Out),
                 VizOptions o => VizCommand.Run(o, Console.Out),
+                VerifyOptions o => VerifyCommand.Run(o, Console.Out),
                 _ => throw new InvalidOperationException($"no command for {options.GetType().Name}"),
             };
         }

@@ -1,8 +1,5 @@
 namespace Kiln.Training;
 
-/// <summary>The state of one random generator: (seed, offset) is all of it (see Note [Random streams]).</summary>
-public sealed record GeneratorState(string Name, ulong Seed, ulong Offset);
-
 /// <summary>
 /// Everything besides tensors that a run needs to continue exactly: written as <c>state.json</c> in
 /// every checkpoint directory. <see cref="Files"/> holds the SHA-256 of each other file, so a damaged
@@ -29,6 +26,10 @@ public sealed record CheckpointState
     public long? BestStep { get; init; }
     public long SkippedSteps { get; init; }
     public int ConsecutiveSkips { get; init; }
+    /// <summary>Step of the last validation already done (and logged) when the checkpoint was written; −1 for none.</summary>
+    public long LastEvalStep { get; init; } = -1;
+    /// <summary>Loss of the last step (logged beside the next validation); null before the first step.</summary>
+    public double? LastTrainLoss { get; init; }
     /// <summary>Training images seen, for throughput and ETA after a resume.</summary>
     public long ImagesSeen { get; init; }
     /// <summary>The resolved run config (YAML) and its hash.</summary>

@@ -4,15 +4,6 @@ using Kiln.Serialization;
 
 namespace Kiln.Training;
 
-/// <summary>One file of a checkpoint and how to write it.</summary>
-public sealed record CheckpointFile(string Name, Action<Stream> Write);
-
-/// <summary>A checkpoint found on disk and whether it verified.</summary>
-public sealed record CheckpointInfo(string Path, long Step, CheckpointState? State, string? Problem)
-{
-    public bool IsValid => Problem is null;
-}
-
 /// <summary>
 /// Note [Checkpoint commit]. A checkpoint is a directory <c>step-NNNNNNNNN</c> under the store's folder,
 /// holding the tensor files and <c>state.json</c> (with a SHA-256 of each file). It is written into a
@@ -43,6 +34,9 @@ public sealed class CheckpointStore
     /// <summary>Wraps every file stream while saving (fault-injection tests count bytes with it).</summary>
     public Func<Stream, Stream>? WrapStream { get; set; }
 
+    /// <summary>Receives each durability step as it happens ("flush FILE", "fsync DIR", "rename", "pointer latest"); tests check the order.</summary>
+    internal Action<string>? OnOperation { get; set; }
+
     /// <summary>Name of the checkpoint directory for an optimizer step.</summary>
     public static string NameFor(long step) => $"step-{step:D9}";
 
@@ -67,6 +61,7 @@ public sealed class CheckpointStore
             var withFiles = state with { Files = hashes, SavedUtc = DateTime.UtcNow };
             WriteFile(System.IO.Path.Combine(tmp, StateFile), s => JsonSerializer.Serialize(s, withFiles, Json));
             FsyncDirectory(tmp);
+            OnOperation?.Invoke("fsync checkpoint directory");
             string? displaced = null;
             if (System.IO.Directory.Exists(final))
             {
@@ -76,8 +71,11 @@ public sealed class CheckpointStore
             }
             System.IO.Directory.Move(tmp, final);
             committed = true;
+            OnOperation?.Invoke("rename");
             FsyncDirectory(Directory);
+            OnOperation?.Invoke("fsync parent directory");
             AtomicFile.Write(System.IO.Path.Combine(Directory, LatestPointer), s => WriteText(s, name));
+            OnOperation?.Invoke("pointer latest");
             if (displaced is not null) DeleteQuietly(displaced);
             return final;
         }
@@ -181,6 +179,7 @@ public sealed class CheckpointStore
             try
             {
                 System.IO.Directory.Delete(path, recursive: true);
+                OnOperation?.Invoke("delete " + n);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -200,6 +199,7 @@ public sealed class CheckpointStore
         }
         else write(fs);
         fs.Flush(flushToDisk: true);
+        OnOperation?.Invoke("flush " + System.IO.Path.GetFileName(path));
     }
 
     private static void WriteText(Stream s, string text)

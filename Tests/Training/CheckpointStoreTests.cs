@@ -31,6 +31,22 @@ public sealed class CheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public void Save_DurabilityOrder_FilesFlushedThenDirectoryThenRenameThenPointerThenRetention()
+    {
+        var store = new CheckpointStore(_dir);
+        Save(store, 1);
+        var ops = new List<string>();
+        store.OnOperation = ops.Add;
+        Save(store, 2);
+        store.Retain(1);
+        Assert.Equal(
+        [
+            "flush model.safetensors", "flush optimizer.safetensors", "flush state.json", "fsync checkpoint directory",
+            "rename", "fsync parent directory", "pointer latest", "delete step-000000001",
+        ], ops);
+    }
+
+    [Fact]
     public void Save_WriterThrows_NothingAtFinalNameAndTemporaryDeleted()
     {
         var store = new CheckpointStore(_dir);
@@ -56,11 +72,33 @@ public sealed class CheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public void Save_FailingAtAnyOf200RandomByteOffsets_LeavesThePreviousCheckpointAndPointer()
+    {
+        var store = new CheckpointStore(_dir);
+        string first = Save(store, 1);
+        var random = new Random(7);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            long at = random.Next(0, 103 + 10); // model.safetensors is 103 bytes at step 2, then optimizer.safetensors
+            store.WrapStream = s => new ThrowAfterStream(s, at, new IOException($"injected failure at byte {at}"));
+            Assert.Throws<IOException>(() => Save(store, 2));
+            Assert.Equal(first, store.Latest);
+            Assert.Equal([1L], store.List().Select(c => c.Step));
+            Assert.True(CheckpointStore.Verify(first).IsValid);
+            Assert.DoesNotContain(Directory.GetFileSystemEntries(_dir), p => Path.GetFileName(p).StartsWith('.'));
+        }
+    }
+
+    [Fact]
     public void Verify_TruncatedOrFlippedOrMissingFile_NamesTheFile()
     {
         var store = new CheckpointStore(_dir);
         string dir = Save(store, 3);
         string model = Path.Combine(dir, "model.safetensors");
+        var flipped = File.ReadAllBytes(model);
+        flipped[17] ^= 1;
+        File.WriteAllBytes(model, flipped);
+        Assert.Contains("damaged", CheckpointStore.Verify(dir).Problem);
         File.WriteAllBytes(model, File.ReadAllBytes(model)[..50]);
         var info = CheckpointStore.Verify(dir);
         Assert.False(info.IsValid);
@@ -108,9 +146,9 @@ public sealed class CheckpointStoreTests : IDisposable
         Assert.False(ConfigDiff.IsHarmless("optimizer.lr"));
     }
 
-    private sealed class ThrowAfterStream(Stream inner, long limit, Exception error) : Stream
+    private sealed class ThrowAfterStream(Stream inner, long limit, Exception error, long[]? counter = null) : Stream
     {
-        private long _written;
+        private readonly long[] _written = counter ?? new long[1];
         public override bool CanRead => false;
         public override bool CanSeek => false;
         public override bool CanWrite => true;
@@ -123,8 +161,14 @@ public sealed class CheckpointStoreTests : IDisposable
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
         public override void Write(ReadOnlySpan<byte> buffer)
         {
-            if (_written + buffer.Length > limit) throw error;
-            _written += buffer.Length;
+            long room = limit - _written[0];
+            if (buffer.Length > room)
+            {
+                inner.Write(buffer[..(int)Math.Max(0, room)]); // a partial write, then the failure
+                _written[0] = limit;
+                throw error;
+            }
+            _written[0] += buffer.Length;
             inner.Write(buffer);
         }
     }

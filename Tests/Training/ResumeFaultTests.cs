@@ -102,13 +102,17 @@ public sealed class ResumeFaultTests
         SyntheticShapesPacker.Write(dir, "good", 0, 40, perShard: 40);
         using (var w = new ShardWriter(Path.Combine(dir, "bad-000000.tar")))
         {
-            for (int i = 0; i < 10; i++) w.WriteSample($"junk{i}", [0xFF, 0xD8, 0xFF, 1, 2, 3], "jpg", 1);
+            for (int i = 0; i < 5; i++) w.WriteSample($"junk{i}", [0xFF, 0xD8, 0xFF, 1, 2, 3], "jpg", 1);
+            for (int i = 0; i < 5; i++) w.WriteSample($"label{i}", [0x89, 0x50, 0x4E, 0x47], "png", 9); // class 9 of 4: caught on the host
             w.Complete();
         }
         var r = Run(TrainArgs(Path.Combine(dir, "run"), "--set", $"data.train={Path.Combine(dir, "{good,bad}-000000.tar")}", "--set", "data.max_bad_fraction=0.05",
             "--set", "data.val=null", "--set", "training.epochs=1"));
         Assert.True(r.Code == 3, r.Err + r.Out);
         Assert.Contains("bad-sample fraction", r.Out);
+        Assert.Contains("LabelOutOfRange", r.Out);
+        Assert.Contains("bad-000000.tar", r.Out);   // the worst shard is named
+        Assert.Contains("label0", File.ReadAllText(Path.Combine(dir, "run", "bad-samples.tsv")));
     }
 
     [Fact]

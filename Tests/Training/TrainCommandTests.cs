@@ -103,7 +103,7 @@ public sealed class TrainCommandTests
 
     [Theory]
     [InlineData(3_000)]    // inside the first checkpoint's model file: no checkpoint committed yet
-    [InlineData(100_000)]  // inside a later checkpoint: earlier ones committed
+    [InlineData(200_000)]  // inside the third (~84 kB each): the epoch-end one written after the evaluation at step 6
     public void Resume_AfterKillDuringCheckpointWrite_PreviousCheckpointLoadsAndRunMatches(long bytes)
     {
         string run = NewRunDir("killsave");
@@ -116,6 +116,9 @@ public sealed class TrainCommandTests
         Assert.True(resumed.Code == 0, resumed.Err + resumed.Out);
         Assert.DoesNotContain(Directory.GetDirectories(store.Directory), d => Path.GetFileName(d).StartsWith(".tmp-"));
         AssertSameLosses(Reference.Value, run);
+        // An evaluation written before the kill and redone after the resume appears once.
+        Assert.Equal(File.ReadAllLines(Path.Combine(Reference.Value, "metrics.csv")).Select(Metrics),
+                     File.ReadAllLines(Path.Combine(run, "metrics.csv")).Select(Metrics));
     }
 
     [Fact]
@@ -142,6 +145,52 @@ public sealed class TrainCommandTests
         Assert.Equal(12, Losses(run).Count);
     }
 
+    private static readonly Lazy<string> OneEpochRun = new(() =>
+    {
+        string run = NewRunDir("one-epoch");
+        var r = Run(TrainArgs(run, "--set", "training.epochs=1", "--set", "data.val=null"));
+        if (r.Code != 0) throw new InvalidOperationException($"one-epoch run failed ({r.Code}): {r.Err}");
+        return run;
+    });
+
+    [Theory]
+    [InlineData("training.seed=7", "training.seed: checkpoint 1, now 7")]
+    [InlineData("model.num_classes=5", "model.num_classes: checkpoint 4, now 5")]
+    [InlineData("optimizer.momentum_form=caffe", "optimizer.momentum_form: checkpoint pytorch, now caffe")]
+    [InlineData("data.train=" + "SHARD0", "loader fingerprint")]
+    public void Resume_SemanticChange_RefusedNamingBothValues(string change, string expected)
+    {
+        string run = OneEpochRun.Value;
+        string config = File.ReadAllText(Path.Combine(run, "config.yaml"));
+        change = change.Replace("SHARD0", Path.Combine(TrainerHarness.Data, "train-000000.tar"));
+        var r = Run(TrainArgs(run, "--set", "training.epochs=1", "--set", "data.val=null", "--set", change, "--resume", "auto"));
+        Assert.True(r.Code == 2, r.Err + r.Out);
+        Assert.Contains(expected, r.Out + r.Err);
+        Assert.Equal(config, File.ReadAllText(Path.Combine(run, "config.yaml")));
+    }
+
+    [Fact]
+    public void Resume_ExplicitOlderCheckpoint_RewritesLaterCheckpointsIdentically()
+    {
+        string run = NewRunDir("older");
+        foreach (var f in Directory.GetFiles(Reference.Value, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(run, Path.GetRelativePath(Reference.Value, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+        var store = new CheckpointStore(Path.Combine(run, "checkpoints"));
+        var oldest = store.List()[^1];
+        Assert.True(oldest.Step < 12);
+        var r = Run(TrainArgs(run, "--resume", oldest.Path));
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        Assert.Contains($"resumed from {oldest.Path}", r.Out);
+        AssertSameLosses(Reference.Value, run);
+        Assert.Equal(Hash(Path.Combine(Reference.Value, "checkpoints", "step-000000012", "model.safetensors")),
+                     Hash(Path.Combine(run, "checkpoints", "step-000000012", "model.safetensors")));
+        Assert.DoesNotContain(Directory.GetDirectories(store.Directory), d => Path.GetFileName(d).StartsWith('.'));
+    }
+
     [Fact]
     public void Train_ExistingCheckpointsWithoutResume_Refused()
     {
@@ -163,6 +212,11 @@ public sealed class TrainCommandTests
         var bytes = File.ReadAllBytes(model);
         bytes[^5] ^= 0x40; // a bit flip in tensor data
         File.WriteAllBytes(model, bytes);
+
+        var verify = Run(["verify", run]);
+        Assert.Equal(6, verify.Code);
+        Assert.Contains("DAMAGED", verify.Out);
+        Assert.Contains("ok      ", verify.Out);
 
         var explicitResume = Run(TrainArgs(run, "--resume", newest));
         Assert.Equal(6, explicitResume.Code);

@@ -32,6 +32,9 @@ public sealed class EvalOptions : CommonOptions
     [Option("workers", HelpText = "Decode threads (default: the run's data.workers).")]
     public int? Workers { get; set; }
 
+    [Option("device", HelpText = "cpu or cuda[:N] (default: the run's training.device).")]
+    public string? Device { get; set; }
+
     [Option("json", HelpText = "Write the result as JSON to this file ('-' for standard output).")]
     public string? Json { get; set; }
 
@@ -73,10 +76,13 @@ public static class EvalCommand
             var config0 = o.Workers is int w ? first with { Data = first.Data with { Workers = w } } : first;
             var loader = new DataLoader(RunBuilder.EvalLoader(config0, o.Data, members[0].Net.Plan.InputShape[0], protocol, o.BatchSize));
             var evaluator = new Evaluator(first.Model.NumClasses);
+            var device = Kiln.Core.Device.Parse(o.Device ?? first.Training.Device);
+            if (!device.Equals(Kiln.Core.Device.Cpu))
+                foreach (var m in members) m.Net.To(device);
             var models = members.Select(m => (Func<Tensor, Tensor>)m.Net.Forward).ToList();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             foreach (var batch in loader.ReadEpoch(0))
-                using (batch) evaluator.Add(batch, models, Device.Cpu);
+                using (batch) evaluator.Add(batch, models, device);
             var r = evaluator.Result();
             string name = members.Count == 1
                 ? $"{members[0].Net.Plan.Name} ({Path.GetFileName(members[0].Path)})"

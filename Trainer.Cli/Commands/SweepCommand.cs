@@ -122,8 +122,17 @@ public static class SweepCommand
         }
         var result = new SweepStatus
         {
-            Name = run.Name, Overrides = overrides, Status = status, ExitCode = exit, Error = error, ElapsedSeconds = elapsed,
-            FinalTop1 = final1, FinalTop5 = final5, BestTop1 = best1, BestTop5 = best5, Log = log,
+            Name = run.Name,
+            Overrides = overrides,
+            Status = status,
+            ExitCode = exit,
+            Error = error,
+            ElapsedSeconds = elapsed,
+            FinalTop1 = final1,
+            FinalTop5 = final5,
+            BestTop1 = best1,
+            BestTop5 = best5,
+            Log = log,
         };
         WriteStatus(statusPath, result);
         return result;

@@ -48,10 +48,11 @@ public static class TrainCommand
             string yaml = ConfigWriter.ToYaml(config);
             log.Info("kiln train {Config} -> {RunDir}{Resume}\n--- resolved config (hash {Hash}) ---\n{Yaml}---",
                 o.Config, runDir, checkpoint is null ? "" : $" (resuming from {checkpoint.Path})", RunConfigLoader.Hash(config)[..12], yaml);
-            Kiln.Serialization.AtomicFile.Write(Path.Combine(runDir, "config.yaml"), s => s.Write(System.Text.Encoding.UTF8.GetBytes(yaml)));
             try
             {
                 using var session = new TrainSession(config, runDir, log, FaultInjection.FromEnvironment(), checkpoint, o.AllowConfigChange);
+                // Written once the session accepted it: a refused resume leaves the run's config.yaml alone.
+                Kiln.Serialization.AtomicFile.Write(Path.Combine(runDir, "config.yaml"), s => s.Write(System.Text.Encoding.UTF8.GetBytes(yaml)));
                 return session.Run();
             }
             catch (RunStopException e)

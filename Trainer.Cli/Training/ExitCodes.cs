@@ -16,9 +16,3 @@ public static class ExitCodes
     /// <summary>A second SIGINT: out at once, the last committed checkpoint stays valid.</summary>
     public const int Interrupted = 130;
 }
-
-/// <summary>A run stopped on purpose with an exit code and a one-line reason.</summary>
-public sealed class RunStopException(int exitCode, string message, Exception? inner = null) : Exception(message, inner)
-{
-    public int ExitCode { get; } = exitCode;
-}

@@ -17,7 +17,9 @@ public sealed class RunLog : IDisposable
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private readonly Logger _logger;
-    private readonly StreamWriter _steps, _metrics, _csv;
+    private readonly StreamWriter _steps;
+    private StreamWriter _metrics, _csv;
+    private readonly string _runDir;
     private readonly bool _terminal;
     private readonly int _interval;
     private long _lastDrawMs = -1000;
@@ -27,6 +29,7 @@ public sealed class RunLog : IDisposable
     public RunLog(string runDir, Kiln.Config.LoggingConfig config)
     {
         Directory.CreateDirectory(runDir);
+        _runDir = runDir;
         var level = config.Level switch
         {
             "verbose" => LogEventLevel.Verbose,
@@ -55,6 +58,24 @@ public sealed class RunLog : IDisposable
     }
 
     public ILogger Logger => _logger;
+
+    /// <summary>
+    /// After a resume from step <paramref name="step"/>: drops the metrics rows of later steps (they were
+    /// written before the interruption and will be written again), so metrics.csv and metrics.jsonl hold
+    /// each evaluation once. steps.jsonl keeps every line: a repeated step shows what the resume recomputed.
+    /// </summary>
+    public void ForgetAfter(long step)
+    {
+        _metrics.Dispose();
+        _csv.Dispose();
+        string csv = Path.Combine(_runDir, "metrics.csv"), jsonl = Path.Combine(_runDir, "metrics.jsonl");
+        var keptCsv = File.ReadAllLines(csv).Where((l, i) => i == 0 || !(l.Split(',') is { Length: > 1 } f && long.TryParse(f[1], out long s) && s > step)).ToList();
+        var keptJson = File.ReadAllLines(jsonl).Where(l => !(System.Text.RegularExpressions.Regex.Match(l, "\"step\":(\\d+)") is { Success: true } m && long.Parse(m.Groups[1].Value, Inv) > step)).ToList();
+        Kiln.Serialization.AtomicFile.Write(csv, s => s.Write(System.Text.Encoding.UTF8.GetBytes(string.Concat(keptCsv.Select(l => l + "\n")))));
+        Kiln.Serialization.AtomicFile.Write(jsonl, s => s.Write(System.Text.Encoding.UTF8.GetBytes(string.Concat(keptJson.Select(l => l + "\n")))));
+        _metrics = Open(jsonl, null);
+        _csv = Open(csv, null);
+    }
 
     public void Info(string template, params object?[] args) { ClearProgress(); _logger.Information(template, args); }
     public void Warn(string template, params object?[] args) { ClearProgress(); _logger.Warning(template, args); }

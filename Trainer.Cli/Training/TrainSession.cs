@@ -52,6 +52,7 @@ public sealed class TrainSession : IDisposable
 
     private volatile int _signals;
     private double _lastTrainLoss = double.NaN;
+    private string _stepKeys = "";
 
     public TrainSession(RunConfig config, string runDir, RunLog log, FaultInjection faults, CheckpointInfo? resumeFrom, bool allowConfigChange)
     {
@@ -126,6 +127,8 @@ public sealed class TrainSession : IDisposable
             {
                 using (batch)
                 {
+                    if (micro == 0) _stepKeys = "";
+                    _stepKeys += (_stepKeys.Length > 0 ? ", " : "") + $"{batch.Keys[0]} .. {batch.Keys[batch.Count - 1]}";
                     images += batch.Count;
                     Accumulate(batch, headSums, ref lossSum);
                     _position = batch.Next;
@@ -142,7 +145,7 @@ public sealed class TrainSession : IDisposable
             if (micro > 0) _sgd.ZeroGrad(); // a partial accumulation at the epoch's end is dropped (drop_last of steps)
             if (!epochDone) break;
             _position = LoaderPosition.Start(epoch + 1);
-            _log.TrainSummary(epoch, _step, _lastTrainLoss, _sgd.LearningRate, _imagesSeen / Math.Max(1e-9, clock.Elapsed.TotalSeconds));
+            _log.TrainSummary(epoch, _step, _lastTrainLoss, _sgd.LearningRate, (_imagesSeen - _imagesAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds));
             if (byEpoch)
             {
                 bool evaluate = (epoch + 1) % _config.Training.EvalEvery == 0 || epoch + 1 == epochs;
@@ -194,7 +197,7 @@ public sealed class TrainSession : IDisposable
         if (!double.IsFinite(loss) || badParameter is not null)
         {
             string what = !double.IsFinite(loss) ? $"loss is {loss}" : $"gradient of '{badParameter}' is not finite (the first parameter, in model order, whose gradient went bad)";
-            string where = $"step {_step + 1} (epoch {_position.Epoch}, batch {_position.Batch - 1}, samples before {_position.NextSample})";
+            string where = $"step {_step + 1} (epoch {_position.Epoch}, batch {_position.Batch - 1}, stream position {_position.NextSample}, sample keys {_stepKeys})";
             _sgd.ZeroGrad();
             if (_config.Training.OnNan == NanAction.Stop)
                 throw new RunStopException(ExitCodes.NonFinite, $"non-finite values at {where}: {what}; no checkpoint written from this state. " +
@@ -344,6 +347,8 @@ public sealed class TrainSession : IDisposable
             SkippedSteps = _skipped,
             ConsecutiveSkips = _consecutiveSkips,
             ImagesSeen = _imagesSeen,
+            LastEvalStep = _lastEvalStep,
+            LastTrainLoss = double.IsFinite(_lastTrainLoss) ? _lastTrainLoss : null,
             Config = _configYaml,
             ConfigHash = _configHash,
         };
@@ -469,7 +474,11 @@ public sealed class TrainSession : IDisposable
         _skipped = state.SkippedSteps;
         _consecutiveSkips = state.ConsecutiveSkips;
         _imagesSeen = state.ImagesSeen;
-        _lastEvalStep = _lastCheckpointStep = state.Step;
+        _lastEvalStep = state.LastEvalStep;
+        _lastCheckpointStep = state.Step;
+        _lastTrainLoss = state.LastTrainLoss ?? double.NaN;
+        // Metrics rows written after this checkpoint will be written again: drop them (and this step's, if its validation came after the save).
+        _log.ForgetAfter(state.LastEvalStep == state.Step ? state.Step : state.Step - 1);
         _log.Info("resumed from {Path}: step {Step}, epoch {Epoch}, batch {Batch} of the epoch", checkpoint.Path, _step, _position.Epoch, _position.Batch);
     }
 
