@@ -1,31 +1,5 @@
 namespace Kiln.Backends.Cuda;
 
-/// <summary>
-/// A failed NVRTC call: the status (nvrtcResult), its name, the library's own description and the call
-/// expression that failed, plus what the caller knew (shapes, algorithm, sizes) when it added detail.
-/// </summary>
-public class NvrtcException : Exception
-{
-    public NvrtcException(int status, string statusName, string libraryMessage, string call, string? detail = null)
-        : base(Format(status, statusName, libraryMessage, call, detail))
-    {
-        Status = status;
-        StatusName = statusName;
-        LibraryMessage = libraryMessage;
-        Call = call;
-        Detail = detail;
-    }
-
-    /// <summary>The numeric status the library returned.</summary>
-    public int Status { get; }
-    public string StatusName { get; }
-    /// <summary>The library's description of the status.</summary>
-    public string LibraryMessage { get; }
-    /// <summary>The C# expression of the call that failed.</summary>
-    public string Call { get; }
-    /// <summary>Shapes, sizes or other context added by the caller; null if none.</summary>
-    public string? Detail { get; }
-
-    private static string Format(int status, string statusName, string libraryMessage, string call, string? detail) =>
-        $"NVRTC error {statusName} ({status}): {libraryMessage}; in {call}" + (detail is null ? "" : $" [{detail}]");
-}
+/// <summary>A failed NVRTC call.</summary>
+public class NvrtcException(int status, string statusName, string libraryMessage, string call, string? detail = null)
+    : CudaLibraryException("NVRTC", status, statusName, libraryMessage, call, detail);
