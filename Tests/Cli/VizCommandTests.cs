@@ -11,24 +11,7 @@ namespace Kiln.Tests.Cli;
 [Collection(ConsoleCollection.Name)]
 public sealed class VizCommandTests
 {
-    private static (int Code, string Out, string Err) Kiln(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var o = new StringWriter();
-        using var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            int code = Program.Main(args);
-            return (code, o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static (int Code, string Out, string Err) Kiln(params string[] args) => KilnCli.Run(args);
 
     private static string ConfigPath([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "configs", "tiny-shapes-cpu.yaml"));
