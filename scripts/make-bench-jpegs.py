@@ -17,7 +17,19 @@ import numpy as np
 from PIL import Image
 
 
-def image(rng, width=500, height=375, noise=24.5):
+def pink(rng, height, width):
+    """Unit-variance noise with a 1/f amplitude spectrum (natural images' statistics), float32."""
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    f = np.sqrt(fx * fx + fy * fy)
+    f[0, 0] = 1.0
+    spectrum = (rng.normal(size=f.shape) + 1j * rng.normal(size=f.shape)) / f
+    spectrum[0, 0] = 0
+    n = np.fft.irfft2(spectrum, s=(height, width))
+    return (n / n.std()).astype(np.float32)
+
+
+def image(rng, width=500, height=375, noise=41.0):
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     img = np.zeros((height, width, 3), np.float32)
     for c in range(3):
@@ -32,8 +44,8 @@ def image(rng, width=500, height=375, noise=24.5):
         d = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2
         mask = np.clip((1.0 - d) * 4.0, 0.0, 1.0)[..., None]
         img = img * (1 - mask) + mask * rng.uniform(0, 255, 3).astype(np.float32)
-    img += rng.normal(0, noise, (height, width, 1)).astype(np.float32)      # luma texture
-    img += rng.normal(0, noise / 3, (height, width, 3)).astype(np.float32)  # a little chroma noise
+    img += noise * pink(rng, height, width)[..., None]                          # luma texture, 1/f like photos
+    img += (noise / 4) * np.stack([pink(rng, height, width) for _ in range(3)], -1)  # a little chroma texture
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
 
 

@@ -9,10 +9,16 @@ namespace Kiln.Data;
 /// thread: it owns pinned scratch buffers that grow to the largest region seen and are reused, and,
 /// when TurboJPEG is in use, its own decompressor handle (dispose the decoder to free it).
 ///
-/// Note [Two JPEG decoders]: JPEGs go to TurboJPEG (the system's SIMD libjpeg-turbo,
-/// <see cref="Interop.TurboJpeg"/>) when <c>libturbojpeg.so.0</c> loads, else to SkiaSharp, whose bundled
-/// libjpeg-turbo is built without SIMD (about half the speed) but can decode a region. TurboJPEG 2.1
-/// has no partial decode (tj3's cropping is 3.0-only), so it decodes the whole image at the DCT scale.
+/// Note [Two JPEG decoders]: JPEGs can go to TurboJPEG (the system's SIMD libjpeg-turbo,
+/// <see cref="Interop.TurboJpeg"/>, when <c>libturbojpeg.so.0</c> loads) or to SkiaSharp, whose bundled
+/// libjpeg-turbo is built without SIMD but can decode a region: it skips every row below the crop (no
+/// entropy decoding) and the IDCT and colour conversion outside it. TurboJPEG 2.1 has no partial decode
+/// (tj3's cropping is 3.0-only), so it decodes the whole image at the DCT scale. On 107 kB 500×375 JPEGs
+/// entropy decoding dominates and SIMD saves only ~12% of a whole-image decode, while the region saves
+/// more on training crops: <see cref="JpegDecoder.Auto"/> therefore takes TurboJPEG when the views
+/// cover at least <see cref="TurboMinCoverage"/> of the image (ten-crop, full image, large crops, or
+/// <see cref="DecodeLimits.DecodeToCrop"/> off) and SkiaSharp's region decoder otherwise; the README's
+/// Data section has the measurements. <see cref="JpegDecoder.TurboJpeg"/> forces TurboJPEG for every JPEG.
 /// TurboJPEG declines CMYK/YCCK JPEGs (it cannot convert them to RGB; SkiaSharp inverts Adobe CMYK
 /// properly), and anything TurboJPEG rejects or warns about (truncated data, extraneous bytes) is
 /// decoded again by SkiaSharp from the same random state, so both paths accept and skip the same
@@ -40,6 +46,9 @@ public sealed class ImageDecoder : IDisposable
     private readonly double[] _jitterM = new double[9], _jitterT = new double[3], _meanRgb = new double[3];
     private readonly int[] _sourceChannel = new int[3];
     private readonly TurboJpegHandle? _turbo;
+
+    /// <summary>With <see cref="JpegDecoder.Auto"/>, the smallest fraction of the image the views' union must cover for TurboJPEG's whole-image decode to be used.</summary>
+    internal const double TurboMinCoverage = 0.7;
 
     /// <summary>
     /// A decoder for one thread. With <see cref="JpegDecoder.TurboJpeg"/> and no loadable TurboJPEG this throws
@@ -140,7 +149,9 @@ public sealed class ImageDecoder : IDisposable
             result = CheckSize(width, height);
             if (!result.Success) return true; // refused before decoding a pixel
 
-            int viewCount = PlanViews(t, width, height, ref random, out _, out _, out _, out _, out double minW, out double minH);
+            int viewCount = PlanViews(t, width, height, ref random, out double ux0, out double uy0, out double ux1, out double uy1, out double minW, out double minH);
+            if (Limits.Jpeg == JpegDecoder.Auto && Limits.DecodeToCrop && (ux1 - ux0) * (uy1 - uy0) < TurboMinCoverage * width * height)
+                return false; // a small region: SkiaSharp's region decoder is faster (see Note [Two JPEG decoders])
             int sw = width, sh = height;
             if (Limits.DecodeToCrop)
             {

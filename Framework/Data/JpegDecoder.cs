@@ -3,9 +3,12 @@ namespace Kiln.Data;
 /// <summary>Which library decodes JPEGs (<see cref="DecodeLimits.Jpeg"/>). PNG and other formats always use SkiaSharp.</summary>
 public enum JpegDecoder
 {
-    /// <summary>TurboJPEG (the system's SIMD libjpeg-turbo) when <c>libturbojpeg.so.0</c> loads, otherwise SkiaSharp.</summary>
+    /// <summary>
+    /// The faster of the two per image: TurboJPEG (the system's SIMD libjpeg-turbo, whole image at the DCT scale) when
+    /// <c>libturbojpeg.so.0</c> loads and the views cover most of the image, otherwise SkiaSharp's region decoder.
+    /// </summary>
     Auto,
-    /// <summary>TurboJPEG; constructing a decoder fails when the library is unavailable.</summary>
+    /// <summary>TurboJPEG for every JPEG it can decode; constructing a decoder fails when the library is unavailable.</summary>
     TurboJpeg,
     /// <summary>SkiaSharp's bundled libjpeg-turbo (no SIMD, but decodes only the crop region).</summary>
     SkiaSharp,

@@ -121,7 +121,7 @@ public sealed class TurboJpegTests
         RequireTurbo();
         var jpeg = PhotoLike(3, 160, 120, quality: 85);
         var t = new TransformOptions { OutputSize = 32, Mode = CropMode.RandomResizedCrop, Normalization = Normalization.UnitRange };
-        using var turbo = new ImageDecoder();
+        using var turbo = new ImageDecoder(new DecodeLimits { Jpeg = JpegDecoder.TurboJpeg });
         using var skia = new ImageDecoder(Skia);
         var rng = new Random(11);
         int bad = 0, good = 0;
@@ -180,6 +180,22 @@ public sealed class TurboJpegTests
         Run(decoder, bomb, TransformOptions.Train, 0, out var result);
         Assert.Equal(BadSampleReason.ImageTooLarge, result.Fault);
         Assert.Contains("60000x60000", result.Detail);
+    }
+
+    [Fact]
+    public void Decode_Auto_TurboForWholeImagesSkiaForSmallRegions()
+    {
+        RequireTurbo();
+        var bytes = PhotoLike(4);
+        using var auto = new ImageDecoder();
+        Assert.Equal(JpegDecoder.TurboJpeg, auto.JpegLibrary);
+        Run(auto, bytes, TransformOptions.Eval with { Mode = CropMode.TenCrop }, 0, out var r1); // views cover the image
+        Assert.True(r1.Success, r1.Detail);
+        Assert.Equal(JpegDecoder.TurboJpeg, auto.LastDecoder);
+        var small = new TransformOptions { Mode = CropMode.CenterCrop, Resize = 512, OutputSize = 128 }; // 125x125 of 500x375
+        Run(auto, bytes, small, 0, out var r2);
+        Assert.True(r2.Success, r2.Detail);
+        Assert.Equal(JpegDecoder.SkiaSharp, auto.LastDecoder);
     }
 
     [Fact]

@@ -13,7 +13,8 @@ public static class DataBenchCommand
             null or "train" => TransformOptions.Train,
             "eval" => TransformOptions.Eval,
             "tencrop" => TransformOptions.Eval with { Mode = CropMode.TenCrop },
-            var a => throw new ArgumentException($"unknown --augment '{a}'; expected train, eval or tencrop"),
+            "full" => TransformOptions.Eval with { Mode = CropMode.Full },
+            var a => throw new ArgumentException($"unknown --augment '{a}'; expected train, eval, tencrop or full"),
         };
         var jpeg = o.Decoder.ToLowerInvariant() switch
         {
