@@ -22,7 +22,8 @@ namespace Kiln.Data;
 /// TurboJPEG declines CMYK/YCCK JPEGs (it cannot convert them to RGB; SkiaSharp inverts Adobe CMYK
 /// properly), and anything TurboJPEG rejects or warns about (truncated data, extraneous bytes) is
 /// decoded again by SkiaSharp from the same random state, so both paths accept and skip the same
-/// samples with the same reasons. PNG and other formats always use SkiaSharp.
+/// samples with the same reasons (a bad sample's detail then ends with TurboJPEG's own message). PNG and
+/// other formats always use SkiaSharp.
 ///
 /// Note [Decode to crop]: the crop boxes are planned from the header's size first
 /// (<see cref="Geometry.Plan"/>); a JPEG is then decoded at the smallest DCT scale M/8 that keeps every
@@ -103,8 +104,10 @@ public sealed class ImageDecoder : IDisposable
         if (_turbo is not null && JpegHeader.IsJpeg(bytes))
         {
             var start = random;
-            if (TryDecodeTurbo(bytes, t, ref random, dst, out var result)) return result;
+            if (TryDecodeTurbo(bytes, t, ref random, dst, out var result, out string? turboError)) return result;
             random = start; // SkiaSharp decides (see Note [Two JPEG decoders]), with the same random draws
+            var skia = DecodeSkia(bytes, t, ref random, dst);
+            return skia.Success || turboError is null ? skia : skia with { Detail = $"{skia.Detail}; TurboJPEG {turboError}" };
         }
         return DecodeSkia(bytes, t, ref random, dst);
     }
@@ -136,14 +139,19 @@ public sealed class ImageDecoder : IDisposable
     /// The TurboJPEG path: header, size limits, plan, one scaled full-image decode, then the shared resample.
     /// False when SkiaSharp must decide instead (unreadable header, CMYK/YCCK, or any error or warning while decoding).
     /// </summary>
-    private unsafe bool TryDecodeTurbo(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<float> dst, out DecodeResult result)
+    private unsafe bool TryDecodeTurbo(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<float> dst,
+        out DecodeResult result, out string? error)
     {
         result = DecodeResult.Ok;
+        error = null;
         var length = new CULong((nuint)bytes.Length);
         fixed (byte* jpeg = bytes)
         {
             if (TurboJpeg.tjDecompressHeader3(_turbo!, jpeg, length, out int width, out int height, out _, out int colorspace) != 0)
+            {
+                error = "header " + TurboJpeg.LastError(_turbo!);
                 return false;
+            }
             // A tables-only stream (or one cut before its frame header) reads as 0x0; CMYK/YCCK cannot become RGB here.
             if (width < 1 || height < 1 || colorspace is TurboJpeg.TJCS_CMYK or TurboJpeg.TJCS_YCCK) return false;
             result = CheckSize(width, height);
@@ -169,7 +177,11 @@ public sealed class ImageDecoder : IDisposable
             int status;
             fixed (byte* pixels = _pixels)
                 status = TurboJpeg.tjDecompress2(_turbo!, jpeg, length, pixels, sw, 4 * sw, sh, TurboJpeg.TJPF_RGBX, 0);
-            if (status != 0) return false;
+            if (status != 0)
+            {
+                error = TurboJpeg.LastError(_turbo!);
+                return false;
+            }
             LastDecodedPixels = (long)sw * sh;
             LastDecoder = JpegDecoder.TurboJpeg;
             Finish(t, ref random, viewCount, (double)sw / width, (double)sh / height, 0, 0, _pixels.AsSpan(0, 4 * sw * sh), sw, sh, dst);

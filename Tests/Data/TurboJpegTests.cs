@@ -158,6 +158,17 @@ public sealed class TurboJpegTests
     }
 
     [Fact]
+    public void Decode_TruncatedJpeg_TruncatedWithTurboJpegsMessage()
+    {
+        RequireTurbo();
+        var jpeg = PhotoLike(5, 200, 150);
+        using var decoder = new ImageDecoder(new DecodeLimits { Jpeg = JpegDecoder.TurboJpeg });
+        Run(decoder, jpeg.AsSpan(0, jpeg.Length / 2).ToArray(), TransformOptions.Train, 0, out var result);
+        Assert.Equal(BadSampleReason.TruncatedImage, result.Fault);
+        Assert.Contains("TurboJPEG warning: Premature end of JPEG file", result.Detail);
+    }
+
+    [Fact]
     public void Decode_CmykJpeg_DeclinedByTurboAndDecodedBySkia()
     {
         RequireTurbo();

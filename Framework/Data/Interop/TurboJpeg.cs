@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Kiln.Data.Interop;
@@ -61,12 +60,9 @@ internal static unsafe partial class TurboJpeg
     /// <summary>The library's message for the last error on <paramref name="handle"/> (or of tjInit* for 0).</summary>
     internal static string ErrorString(nint handle) => Marshal.PtrToStringUTF8(tjGetErrorStr2(handle)) ?? "(no message)";
 
-    /// <summary>Throws <see cref="TurboJpegException"/> for a -1 return (used where a failure is the program's fault, not the image's).</summary>
-    internal static void Check(TurboJpegHandle handle, int status, [CallerArgumentExpression(nameof(status))] string call = "")
-    {
-        if (status != 0)
-            throw new TurboJpegException(tjGetErrorCode(handle), ErrorString(handle.DangerousGetHandle()), call);
-    }
+    /// <summary>"warning: message" or "error: message" for the last failed call on <paramref name="handle"/>; for bad-sample details.</summary>
+    internal static string LastError(TurboJpegHandle handle) =>
+        $"{(tjGetErrorCode(handle) == TJERR_WARNING ? "warning" : "error")}: {ErrorString(handle.DangerousGetHandle())}";
 
     /// <summary>A new decompressor; throws <see cref="TurboJpegException"/> when TurboJPEG cannot make one.</summary>
     internal static TurboJpegHandle CreateDecompressor()
