@@ -9,8 +9,10 @@ namespace Kiln.Data;
 /// </summary>
 public static class DataBench
 {
-    public static DataBenchResult Run(string shards, int workers, TransformOptions transform, int maxImages = 500, int batchSize = 64)
+    public static DataBenchResult Run(string shards, int workers, TransformOptions transform, int maxImages = 500, int batchSize = 64,
+        DecodeLimits? limits = null)
     {
+        limits ??= new DecodeLimits();
         var paths = ShardList.Resolve(shards);
         var samples = new List<RawSample>();
         double readSeconds = 0;
@@ -40,7 +42,7 @@ public static class DataBench
                 if (ImageDecoder.Probe(s.ImageSpan, out int w, out int h, out _).Success) { width += w; height += h; }
             }
 
-            var decoder = new ImageDecoder();
+            using var decoder = new ImageDecoder(limits);
             var pixels = new float[transform.SampleElements];
             var batch = new float[transform.SampleElements * batchSize];
             double decodeSeconds = 0, decodeCpuSeconds = 0, collateSeconds = 0;
@@ -71,6 +73,7 @@ public static class DataBench
                 ShuffleBuffer = 0,
                 MaxBadFraction = 1,
                 Mode = LoaderMode.Train,
+                Limits = limits,
                 DropLast = false,
             };
             var loader = new DataLoader(options);
@@ -88,7 +91,7 @@ public static class DataBench
                 loaderRate = count / sw.Elapsed.TotalSeconds;
             }
             return new DataBenchResult(n, bytes / n, width / n, height / n, 1000 * readSeconds / n, 1000 * decodeSeconds / n,
-                1000 * decodeCpuSeconds / n, 1000 * collateSeconds / n, workers, loaderRate);
+                1000 * decodeCpuSeconds / n, 1000 * collateSeconds / n, workers, loaderRate, decoder.JpegLibrary);
         }
         finally
         {

@@ -11,7 +11,8 @@ public sealed record DataBenchResult(
     double DecodeAugmentCpuMsPerImage,
     double CollateMsPerImage,
     int Workers,
-    double LoaderImagesPerSecond)
+    double LoaderImagesPerSecond,
+    JpegDecoder JpegDecoder)
 {
     /// <summary>Single-thread images/s of read + decode + augment + collate.</summary>
     public double OneThreadImagesPerSecond => 1000.0 / (ReadMsPerImage + DecodeAugmentMsPerImage + CollateMsPerImage);

@@ -301,7 +301,7 @@ public sealed class DataLoader
 
     private void WorkerLoop(int epoch, Reorder reorder, ChannelReader<(long Index, RawSample Sample)> reader, CancellationToken ct)
     {
-        var decoder = new ImageDecoder(Options.Limits);
+        using var decoder = new ImageDecoder(Options.Limits);
         var transform = Options.Transform;
         ulong stream = SampleRandom.Stream(StreamPurpose.Augment, epoch, Split == RankSplit.ByShard ? Options.Rank : 0);
         try

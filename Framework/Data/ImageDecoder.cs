@@ -1,16 +1,34 @@
 using System.Runtime.InteropServices;
+using Kiln.Data.Interop;
 using SkiaSharp;
 
 namespace Kiln.Data;
 
 /// <summary>
 /// Decodes one image and produces its views as normalised float32 CHW. One instance per worker
-/// thread: it owns pinned scratch buffers that grow to the largest region seen and are reused.
+/// thread: it owns pinned scratch buffers that grow to the largest region seen and are reused, and,
+/// when TurboJPEG is in use, its own decompressor handle (dispose the decoder to free it).
+///
+/// Note [Two JPEG decoders]: JPEGs can go to TurboJPEG (the system's SIMD libjpeg-turbo,
+/// <see cref="Interop.TurboJpeg"/>, when <c>libturbojpeg.so.0</c> loads) or to SkiaSharp, whose bundled
+/// libjpeg-turbo is built without SIMD but can decode a region: it skips every row below the crop (no
+/// entropy decoding) and the IDCT and colour conversion outside it. TurboJPEG 2.1 has no partial decode
+/// (tj3's cropping is 3.0-only), so it decodes the whole image at the DCT scale. On 107 kB 500×375 JPEGs
+/// entropy decoding dominates and SIMD saves only ~12% of a whole-image decode, while the region saves
+/// more on training crops: <see cref="JpegDecoder.Auto"/> therefore takes TurboJPEG when the views
+/// cover at least <see cref="TurboMinCoverage"/> of the image (ten-crop, full image, large crops, or
+/// <see cref="DecodeLimits.DecodeToCrop"/> off) and SkiaSharp's region decoder otherwise; the README's
+/// Data section has the measurements. <see cref="JpegDecoder.TurboJpeg"/> forces TurboJPEG for every JPEG.
+/// TurboJPEG declines CMYK/YCCK JPEGs (it cannot convert them to RGB; SkiaSharp inverts Adobe CMYK
+/// properly), and anything TurboJPEG rejects or warns about (truncated data, extraneous bytes) is
+/// decoded again by SkiaSharp from the same random state, so both paths accept and skip the same
+/// samples with the same reasons (a bad sample's detail then ends with TurboJPEG's own message). PNG and
+/// other formats always use SkiaSharp.
 ///
 /// Note [Decode to crop]: the crop boxes are planned from the header's size first
 /// (<see cref="Geometry.Plan"/>); a JPEG is then decoded at the smallest DCT scale M/8 that keeps every
-/// box at least as large as the output, and only the rows and columns the boxes cover (the scanline
-/// decoder with an x-subset, skipping rows above). Other formats are decoded whole. What remains is
+/// box at least as large as the output, and (SkiaSharp) only the rows and columns the boxes cover (the
+/// scanline decoder with an x-subset, skipping rows above). Other formats are decoded whole. What remains is
 /// a downscale below 2× in the usual case, which the bilinear pass in <see cref="Resampler"/> handles;
 /// larger remaining downscales are box-filtered first so thin lines do not alias.
 ///
@@ -20,7 +38,7 @@ namespace Kiln.Data;
 /// never use the pixels of an incomplete image), and the region path is taken only for a JPEG that
 /// ends with its EOI marker; a truncated one goes through the whole-image decoder and is reported.
 /// </summary>
-public sealed class ImageDecoder
+public sealed class ImageDecoder : IDisposable
 {
     private byte[] _pixels = [];
     private byte[] _reduced = [];
@@ -28,13 +46,39 @@ public sealed class ImageDecoder
     private readonly float[] _scale = new float[3], _bias = new float[3], _light = new float[3], _matrix = new float[9];
     private readonly double[] _jitterM = new double[9], _jitterT = new double[3], _meanRgb = new double[3];
     private readonly int[] _sourceChannel = new int[3];
+    private readonly TurboJpegHandle? _turbo;
 
-    public ImageDecoder(DecodeLimits? limits = null) => Limits = limits ?? new DecodeLimits();
+    /// <summary>With <see cref="JpegDecoder.Auto"/>, the smallest fraction of the image the views' union must cover for TurboJPEG's whole-image decode to be used.</summary>
+    internal const double TurboMinCoverage = 0.7;
+
+    /// <summary>
+    /// A decoder for one thread. With <see cref="JpegDecoder.TurboJpeg"/> and no loadable TurboJPEG this throws
+    /// <see cref="InvalidOperationException"/> listing where the library was looked for.
+    /// </summary>
+    public ImageDecoder(DecodeLimits? limits = null)
+    {
+        Limits = limits ?? new DecodeLimits();
+        if (Limits.Jpeg == JpegDecoder.SkiaSharp) return;
+        if (TurboJpegLibrary.TryLoad(out string? whyNot)) _turbo = TurboJpeg.CreateDecompressor();
+        else if (Limits.Jpeg == JpegDecoder.TurboJpeg)
+            throw new InvalidOperationException($"JPEG decoder TurboJpeg was requested but cannot be used: {whyNot}");
+    }
 
     public DecodeLimits Limits { get; }
 
+    /// <summary>The library this decoder uses for JPEGs: <see cref="JpegDecoder.TurboJpeg"/> or <see cref="JpegDecoder.SkiaSharp"/>.</summary>
+    public JpegDecoder JpegLibrary => _turbo is null ? JpegDecoder.SkiaSharp : JpegDecoder.TurboJpeg;
+
+    /// <summary>Whether TurboJPEG can be loaded in this process, and if not why (every place tried, or the switch that disabled it).</summary>
+    public static bool TurboJpegAvailable(out string? whyNot) => TurboJpegLibrary.TryLoad(out whyNot);
+
     /// <summary>Pixels the last <see cref="Decode"/> asked the codec for (width × height of the decoded region); for tests and benchmarks.</summary>
     internal long LastDecodedPixels { get; private set; }
+
+    /// <summary>The library that produced the last successful decode's pixels; for tests.</summary>
+    internal JpegDecoder LastDecoder { get; private set; }
+
+    public void Dispose() => _turbo?.Dispose();
 
     /// <summary>Reads the header only: size and format, or why the bytes are not an image.</summary>
     public static DecodeResult Probe(ReadOnlySpan<byte> bytes, out int width, out int height, out SKEncodedImageFormat format)
@@ -57,28 +101,106 @@ public sealed class ImageDecoder
     {
         if (bytes.Length == 0) return DecodeResult.Bad(BadSampleReason.CorruptImage, "image member is empty (0 bytes)");
         if (dst.Length < t.SampleElements) throw new ArgumentException($"output needs {t.SampleElements} floats, got {dst.Length}");
+        if (_turbo is not null && JpegHeader.IsJpeg(bytes))
+        {
+            var start = random;
+            if (TryDecodeTurbo(bytes, t, ref random, dst, out var result, out string? turboError)) return result;
+            random = start; // SkiaSharp decides (see Note [Two JPEG decoders]), with the same random draws
+            var skia = DecodeSkia(bytes, t, ref random, dst);
+            return skia.Success || turboError is null ? skia : skia with { Detail = $"{skia.Detail}; TurboJPEG {turboError}" };
+        }
+        return DecodeSkia(bytes, t, ref random, dst);
+    }
+
+    private DecodeResult CheckSize(int width, int height) =>
+        width < 1 || height < 1 || width > Limits.MaxSide || height > Limits.MaxSide || (long)width * height > Limits.MaxPixels
+            ? DecodeResult.Bad(BadSampleReason.ImageTooLarge,
+                $"declared size {width}x{height} exceeds the limit ({Limits.MaxPixels} pixels, {Limits.MaxSide} per side)")
+            : DecodeResult.Ok;
+
+    /// <summary>Plans the views and draws the lighting (the random draws before decoding); returns the boxes' union and smallest size.</summary>
+    private int PlanViews(TransformOptions t, int width, int height, ref SampleRandom random,
+        out double ux0, out double uy0, out double ux1, out double uy1, out double minW, out double minH)
+    {
+        int viewCount = Geometry.Plan(t, width, height, ref random, _views);
+        if (t.LightingStd > 0) PcaLighting.Sample(ref random, t.LightingStd, _light);
+        else Array.Clear(_light);
+        ux0 = uy0 = minW = minH = double.MaxValue;
+        ux1 = uy1 = 0;
+        foreach (var v in _views.AsSpan(0, viewCount))
+        {
+            ux0 = Math.Min(ux0, v.X); uy0 = Math.Min(uy0, v.Y); ux1 = Math.Max(ux1, v.Right); uy1 = Math.Max(uy1, v.Bottom);
+            minW = Math.Min(minW, v.Width); minH = Math.Min(minH, v.Height);
+        }
+        return viewCount;
+    }
+
+    /// <summary>
+    /// The TurboJPEG path: header, size limits, plan, one scaled full-image decode, then the shared resample.
+    /// False when SkiaSharp must decide instead (unreadable header, CMYK/YCCK, or any error or warning while decoding).
+    /// </summary>
+    private unsafe bool TryDecodeTurbo(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<float> dst,
+        out DecodeResult result, out string? error)
+    {
+        result = DecodeResult.Ok;
+        error = null;
+        var length = new CULong((nuint)bytes.Length);
+        fixed (byte* jpeg = bytes)
+        {
+            if (TurboJpeg.tjDecompressHeader3(_turbo!, jpeg, length, out int width, out int height, out _, out int colorspace) != 0)
+            {
+                error = "header " + TurboJpeg.LastError(_turbo!);
+                return false;
+            }
+            // A tables-only stream (or one cut before its frame header) reads as 0x0; CMYK/YCCK cannot become RGB here.
+            if (width < 1 || height < 1 || colorspace is TurboJpeg.TJCS_CMYK or TurboJpeg.TJCS_YCCK) return false;
+            result = CheckSize(width, height);
+            if (!result.Success) return true; // refused before decoding a pixel
+
+            int viewCount = PlanViews(t, width, height, ref random, out double ux0, out double uy0, out double ux1, out double uy1, out double minW, out double minH);
+            if (Limits.Jpeg == JpegDecoder.Auto && Limits.DecodeToCrop && (ux1 - ux0) * (uy1 - uy0) < TurboMinCoverage * width * height)
+                return false; // a small region: SkiaSharp's region decoder is faster (see Note [Two JPEG decoders])
+            int sw = width, sh = height;
+            if (Limits.DecodeToCrop)
+            {
+                // Smallest factor ≤ 1 that keeps every box at least the output size (the table runs from 2/1 down to 1/8).
+                double best = 1;
+                foreach (var f in TurboJpeg.ScalingFactors)
+                {
+                    double ratio = (double)f.num / f.denom;
+                    if (ratio > 1 || ratio >= best) continue;
+                    int w = TurboJpeg.Scaled(width, f), h = TurboJpeg.Scaled(height, f);
+                    if (minW * w / width >= t.OutputSize && minH * h / height >= t.OutputSize) { best = ratio; sw = w; sh = h; }
+                }
+            }
+            EnsurePixels(4L * sw * sh);
+            int status;
+            fixed (byte* pixels = _pixels)
+                status = TurboJpeg.tjDecompress2(_turbo!, jpeg, length, pixels, sw, 4 * sw, sh, TurboJpeg.TJPF_RGBX, 0);
+            if (status != 0)
+            {
+                error = TurboJpeg.LastError(_turbo!);
+                return false;
+            }
+            LastDecodedPixels = (long)sw * sh;
+            LastDecoder = JpegDecoder.TurboJpeg;
+            Finish(t, ref random, viewCount, (double)sw / width, (double)sh / height, 0, 0, _pixels.AsSpan(0, 4 * sw * sh), sw, sh, dst);
+            return true;
+        }
+    }
+
+    private DecodeResult DecodeSkia(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<float> dst)
+    {
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data);
         if (codec is null)
             return DecodeResult.Bad(BadSampleReason.CorruptImage, $"not a decodable image (first bytes {Magic(bytes)}, {bytes.Length} bytes)");
 
         int width = codec.Info.Width, height = codec.Info.Height;
-        if (width < 1 || height < 1 || width > Limits.MaxSide || height > Limits.MaxSide || (long)width * height > Limits.MaxPixels)
-            return DecodeResult.Bad(BadSampleReason.ImageTooLarge,
-                $"declared size {width}x{height} exceeds the limit ({Limits.MaxPixels} pixels, {Limits.MaxSide} per side)");
+        var size = CheckSize(width, height);
+        if (!size.Success) return size;
 
-        int viewCount = Geometry.Plan(t, width, height, ref random, _views);
-        var views = _views.AsSpan(0, viewCount);
-        if (t.LightingStd > 0) PcaLighting.Sample(ref random, t.LightingStd, _light);
-        else Array.Clear(_light);
-
-        // Union of the boxes, in source pixels, and the smallest box edge (which decides the DCT scale).
-        double ux0 = double.MaxValue, uy0 = double.MaxValue, ux1 = 0, uy1 = 0, minW = double.MaxValue, minH = double.MaxValue;
-        foreach (var v in views)
-        {
-            ux0 = Math.Min(ux0, v.X); uy0 = Math.Min(uy0, v.Y); ux1 = Math.Max(ux1, v.Right); uy1 = Math.Max(uy1, v.Bottom);
-            minW = Math.Min(minW, v.Width); minH = Math.Min(minH, v.Height);
-        }
+        int viewCount = PlanViews(t, width, height, ref random, out double ux0, out double uy0, out double ux1, out double uy1, out double minW, out double minH);
 
         bool jpeg = codec.EncodedFormat == SKEncodedImageFormat.Jpeg;
         SKSizeI scaled = new(width, height);
@@ -105,9 +227,22 @@ public sealed class ImageDecoder
         var info = new SKImageInfo(scaled.Width, scaled.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var decoded = DecodeRegion(codec, info, ref rx0, ref rx1, ry0, ry1);
         if (!decoded.Success) return decoded;
-        int rw = rx1 - rx0, rh = ry1 - ry0, stride = 4 * rw;
+        int rw = rx1 - rx0, rh = ry1 - ry0;
         LastDecodedPixels = (long)rw * rh;
-        ReadOnlySpan<byte> region = _pixels.AsSpan(0, stride * rh);
+        LastDecoder = JpegDecoder.SkiaSharp;
+        Finish(t, ref random, viewCount, fx, fy, rx0, ry0, _pixels.AsSpan(0, 4 * rw * rh), rw, rh, dst);
+        return DecodeResult.Ok;
+    }
+
+    /// <summary>
+    /// From decoded RGBA pixels (a region starting at scaled pixel (rx0, ry0), scaled by fx, fy from the source)
+    /// to the output views: antialiasing reduce when needed, colour jitter, then the fused resample per view.
+    /// </summary>
+    private void Finish(TransformOptions t, ref SampleRandom random, int viewCount, double fx, double fy, int rx0, int ry0,
+        ReadOnlySpan<byte> region, int rw, int rh, Span<float> dst)
+    {
+        var views = _views.AsSpan(0, viewCount);
+        int stride = 4 * rw;
 
         // Antialias a large remaining downscale with a box filter first.
         double remaining = double.MaxValue;
@@ -145,7 +280,6 @@ public sealed class ImageDecoder
             else
                 Resampler.ResampleToChw(region, rw, rh, stride, box, t.OutputSize, t.Channels, _sourceChannel, _scale, _bias, view);
         }
-        return DecodeResult.Ok;
     }
 
     /// <summary>Decodes rows [ry0, ry1) and columns [rx0, rx1) into <see cref="_pixels"/>; the column range may widen to the whole row.</summary>

@@ -78,8 +78,11 @@ public sealed class BenchOptions : CommonOptions
     [Option("workers", HelpText = "data: decode threads (default: all cores).")]
     public int? Workers { get; set; }
 
-    [Option("augment", HelpText = "data: train (random-resized-crop 224 + flip), eval (256 + centre 224) or tencrop.")]
+    [Option("augment", HelpText = "data: train (random-resized-crop 224 + flip), eval (256 + centre 224), tencrop or full (whole image to 224x224).")]
     public string? Augment { get; set; }
+
+    [Option("decoder", Default = "auto", HelpText = "data: JPEG decoder, auto (TurboJPEG when libturbojpeg.so.0 loads), turbojpeg or skia.")]
+    public string Decoder { get; set; } = "auto";
 
     [Option("images", Default = 500, HelpText = "data: images to time per stage.")]
     public int Images { get; set; }

@@ -2,7 +2,7 @@ using Kiln.Data;
 
 namespace Kiln.Cli.Commands;
 
-/// <summary><c>kiln bench data --shards ... --workers N --augment train|eval</c>: images/s and time per stage.</summary>
+/// <summary><c>kiln bench data --shards ... --workers N --augment train|eval [--decoder auto|turbojpeg|skia]</c>: images/s and time per stage.</summary>
 public static class DataBenchCommand
 {
     public static int Run(BenchOptions o)
@@ -13,12 +13,20 @@ public static class DataBenchCommand
             null or "train" => TransformOptions.Train,
             "eval" => TransformOptions.Eval,
             "tencrop" => TransformOptions.Eval with { Mode = CropMode.TenCrop },
-            var a => throw new ArgumentException($"unknown --augment '{a}'; expected train, eval or tencrop"),
+            "full" => TransformOptions.Eval with { Mode = CropMode.Full },
+            var a => throw new ArgumentException($"unknown --augment '{a}'; expected train, eval, tencrop or full"),
+        };
+        var jpeg = o.Decoder.ToLowerInvariant() switch
+        {
+            "auto" => JpegDecoder.Auto,
+            "turbojpeg" or "turbo" => JpegDecoder.TurboJpeg,
+            "skia" or "skiasharp" => JpegDecoder.SkiaSharp,
+            var d => throw new ArgumentException($"unknown --decoder '{d}'; expected auto, turbojpeg or skia"),
         };
         int workers = o.Workers ?? Environment.ProcessorCount;
-        var r = DataBench.Run(o.Shards, workers, transform, o.Images);
+        var r = DataBench.Run(o.Shards, workers, transform, o.Images, limits: new DecodeLimits { Jpeg = jpeg });
         Console.WriteLine($"{r.Images} images, mean {r.MeanWidth:0}x{r.MeanHeight:0}, {r.MeanImageBytes / 1024:0.0} KiB; " +
-                          $"augment {o.Augment ?? "train"} to {transform.OutputSize}x{transform.OutputSize}");
+                          $"augment {o.Augment ?? "train"} to {transform.OutputSize}x{transform.OutputSize}; JPEG decoder {r.JpegDecoder}");
         Console.WriteLine($"one thread: read {r.ReadMsPerImage:0.000} ms, decode+augment {r.DecodeAugmentMsPerImage:0.000} ms, " +
                           $"collate {r.CollateMsPerImage:0.000} ms per image = {r.OneThreadImagesPerSecond:0} images/s " +
                           $"(decode+augment {r.DecodeAugmentCpuMsPerImage:0.000} CPU-ms = {1000 / r.DecodeAugmentCpuMsPerImage:0} images per CPU-second)");
