@@ -2,11 +2,13 @@
 # Kiln vs PyTorch on the CPU, same machine, same run (issue 9, "Ship the comparison").
 #
 #   scripts/bench-vs-pytorch.sh [--quick] [--models m1,m2,...] [--repeat N] [--warmup N]
-#                               [--threads N] [--no-install] [--no-kernels] [--no-models] [--log-dir DIR]
+#                               [--rounds N] [--threads N] [--no-install] [--no-kernels] [--no-models] [--log-dir DIR]
 #
 #   --quick       models ResNet-20, AlexNet, ResNet-18 only (a few minutes on 2 cores)
 #   --models      any of resnet20,alexnet,resnet18,googlenet,resnet50,vgg16 (default: all six)
-#   --repeat/-warmup  timed and untimed steps per measurement (default 7 and 2); medians are reported
+#   --repeat/--warmup  timed and untimed steps per measurement (default 7 and 2); each gives a median
+#   --rounds      measure everything this many times, alternating (default 2); the table shows the best
+#                 round of each side (interference only slows a run) and the spread of per-round ratios
 #   --no-install  skip apt-get (the peer is already installed)
 #   --no-kernels  skip sgemm and conv2d; --no-models skips the models
 #
@@ -21,7 +23,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 models="resnet20,alexnet,resnet18,googlenet,resnet50,vgg16"
-repeat=7 warmup=2 threads=2 install=1 kernels=1 do_models=1
+repeat=7 warmup=2 rounds=2 threads=2 install=1 kernels=1 do_models=1
 log_dir="${TMPDIR:-/tmp}/kiln-bench-vs-pytorch"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
     --models) models="$2"; shift ;;
     --repeat) repeat="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
+    --rounds) rounds="$2"; shift ;;
     --threads) threads="$2"; shift ;;
     --no-install) install=0 ;;
     --no-kernels) kernels=0 ;;
@@ -80,70 +83,100 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 cpu="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
 load_start="$(load)"
-rows=()
-i=0
-if [ "$do_models" = 1 ]; then
-  for m in ${models//,/ }; do
-    b="$(batch_of "$m")"
-    echo "== $m batch $b (load $(load))" >&2
-    kl="$log_dir/kiln-$m.txt" tl="$log_dir/torch-$m.txt"
-    # Alternate which side goes first, so a load change does not always hit the same one.
-    if [ $((i % 2)) = 0 ]; then
-      kiln_run model "$m" --batch "$b" --no-layers >"$kl" 2>&1 || true
-      torch_run model "$m" --batch "$b" >"$tl" 2>&1 || true
-    else
-      torch_run model "$m" --batch "$b" >"$tl" 2>&1 || true
-      kiln_run model "$m" --batch "$b" --no-layers >"$kl" 2>&1 || true
-    fi
-    i=$((i + 1))
-    k_ips="$(sed -n 's/.*training step.* \([0-9.]*\) images\/s.*/\1/p' "$kl")"
-    k_mem="$(sed -n 's/.*peak resident memory.* \([0-9.]*\) MiB.*/\1/p' "$kl")"
-    t_ips="$(field train_ips "$tl")" t_mem="$(field peak_mib "$tl")"
-    [ -n "$k_ips" ] || echo "   kiln failed: $(tail -2 "$kl")" >&2
-    [ -n "$t_ips" ] || echo "   pytorch failed: $(tail -2 "$tl")" >&2
-    rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s |' "$m" "$b" "${k_ips:-?}" "${t_ips:-?}" \
-      "$(ratio "$k_ips" "$t_ips")" "${k_mem:-?}" "${t_mem:-?}")")
-  done
-fi
-
-krows=()
-if [ "$kernels" = 1 ]; then
-  for n in 1024 2048; do
-    echo "== sgemm $n (load $(load))" >&2
-    kl="$log_dir/kiln-gemm-$n.txt" tl="$log_dir/torch-gemm-$n.txt"
-    kiln_run gemm --m "$n" --n "$n" --k "$n" >"$kl" 2>&1 || true
-    torch_run gemm "$n" >"$tl" 2>&1 || true
-    kg="$(sed -n 's/.* \([0-9.]*\) GFLOP\/s.*/\1/p' "$kl")" tg="$(field gflops "$tl")"
-    krows+=("$(printf '| sgemm %s^3 | %s | %s | %s |' "$n" "${kg:-?}" "${tg:-?}" "$(ratio "$kg" "$tg")")")
-  done
-  conv_case() {  # name, file id, input, filter, stride, pad
-    echo "== conv2d $1 (load $(load))" >&2
-    kl="$log_dir/kiln-conv-$2.txt" tl="$log_dir/torch-conv-$2.txt"
-    kiln_run conv2d --input "$3" --filter "$4" --stride "$5" --pad "$6" >"$kl" 2>&1 || true
-    torch_run conv2d --input "$3" --filter "$4" --stride "$5" --pad "$6" >"$tl" 2>&1 || true
-    for pass in forward "backward data" "backward weights"; do
-      kg="$(sed -n "s/^  $pass  *[0-9.]* ms  *\([0-9.]*\) GFLOP\/s.*/\1/p" "$kl")"
-      tg="$(field "${pass// /_}_gflops" "$tl")"
-      krows+=("$(printf '| conv %s, %s | %s | %s | %s |' "$1" "$pass" "${kg:-?}" "${tg:-?}" "$(ratio "$kg" "$tg")")")
+vals="$log_dir/values.txt"; : >"$vals"   # lines: round id side value
+record() { [ -n "$4" ] && echo "$1 $2 $3 $4" >>"$vals" || echo "   $2: no $3 value in round $1 (see $log_dir)" >&2; }
+# One pair of measurements, Kiln's and PyTorch's, in an order that alternates from pair to pair so
+# that a change of load does not always hit the same side.
+pair=0
+run_pair() {  # kiln-log torch-log -- kiln args -- torch args
+  local kl="$1" tl="$2"; shift 2; shift
+  local kargs=() targs=()
+  while [ "$1" != "--" ]; do kargs+=("$1"); shift; done; shift
+  targs=("$@")
+  if [ $((pair % 2)) = 0 ]; then
+    kiln_run "${kargs[@]}" >"$kl" 2>&1 || true; torch_run "${targs[@]}" >"$tl" 2>&1 || true
+  else
+    torch_run "${targs[@]}" >"$tl" 2>&1 || true; kiln_run "${kargs[@]}" >"$kl" 2>&1 || true
+  fi
+  pair=$((pair + 1))
+}
+conv_cases=("3x3|3x3 256->256 28x28 b16|16x256x28x28|256x256x3x3|1|1"
+            "alexnet-conv1|AlexNet conv1 11x11/4 b16|16x3x224x224|64x3x11x11|4|2")
+for r in $(seq 1 "$rounds"); do
+  if [ "$do_models" = 1 ]; then
+    for m in ${models//,/ }; do
+      b="$(batch_of "$m")"
+      echo "== round $r: $m batch $b (load $(load))" >&2
+      kl="$log_dir/kiln-$m-r$r.txt" tl="$log_dir/torch-$m-r$r.txt"
+      run_pair "$kl" "$tl" -- model "$m" --batch "$b" --no-layers -- model "$m" --batch "$b"
+      record "$r" "$m" kiln "$(sed -n 's/.*training step.* \([0-9.]*\) images\/s.*/\1/p' "$kl")"
+      record "$r" "$m" torch "$(field train_ips "$tl")"
+      record "$r" "$m" kiln_mem "$(sed -n 's/.*peak resident memory.* \([0-9.]*\) MiB.*/\1/p' "$kl")"
+      record "$r" "$m" torch_mem "$(field peak_mib "$tl")"
     done
-  }
-  conv_case "3x3 256->256 28x28 b16" 3x3 16x256x28x28 256x256x3x3 1 1
-  conv_case "AlexNet conv1 11x11/4 b16" alexnet-conv1 16x3x224x224 64x3x11x11 4 2
-fi
+  fi
+  if [ "$kernels" = 1 ]; then
+    for n in 1024 2048; do
+      echo "== round $r: sgemm $n (load $(load))" >&2
+      kl="$log_dir/kiln-gemm-$n-r$r.txt" tl="$log_dir/torch-gemm-$n-r$r.txt"
+      run_pair "$kl" "$tl" -- gemm --m "$n" --n "$n" --k "$n" -- gemm "$n"
+      record "$r" "sgemm_${n}^3" kiln "$(sed -n 's/.* \([0-9.]*\) GFLOP\/s.*/\1/p' "$kl")"
+      record "$r" "sgemm_${n}^3" torch "$(field gflops "$tl")"
+    done
+    for c in "${conv_cases[@]}"; do
+      IFS='|' read -r id name input filter stride pad <<<"$c"
+      echo "== round $r: conv2d $name (load $(load))" >&2
+      kl="$log_dir/kiln-conv-$id-r$r.txt" tl="$log_dir/torch-conv-$id-r$r.txt"
+      run_pair "$kl" "$tl" -- conv2d --input "$input" --filter "$filter" --stride "$stride" --pad "$pad" \
+                           -- conv2d --input "$input" --filter "$filter" --stride "$stride" --pad "$pad"
+      for pass in forward "backward data" "backward weights"; do
+        key="conv_${name// /_},_${pass// /_}"
+        record "$r" "$key" kiln "$(sed -n "s/^  $pass  *[0-9.]* ms  *\([0-9.]*\) GFLOP\/s.*/\1/p" "$kl")"
+        record "$r" "$key" torch "$(field "${pass// /_}_gflops" "$tl")"
+      done
+    done
+  fi
+done
+
+# Per id: best (highest) of the rounds for each side (interference only slows a run down), their
+# ratio, and the lowest and highest ratio of a single round (the noise).
+summarise() {  # id-pattern  with-memory(0/1)
+  awk -v pat="$1" -v mem="$2" '
+    $2 ~ pat {
+      if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
+      k = $2 SUBSEP $3; if (!(k in best) || $4 + 0 > best[k]) best[k] = $4 + 0
+      v[$2, $3, $1] = $4; rounds[$1] = 1
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        id = order[i]; lo = ""; hi = ""
+        for (r in rounds) if ((id, "kiln", r) in v && (id, "torch", r) in v && v[id, "torch", r] > 0) {
+          q = v[id, "kiln", r] / v[id, "torch", r]; if (lo == "" || q < lo) lo = q; if (hi == "" || q > hi) hi = q }
+        kb = best[id, "kiln"]; tb = best[id, "torch"]
+        ratio = (tb > 0 && kb > 0) ? sprintf("%.2f", kb / tb) : "?"
+        spread = lo == "" ? "?" : (lo == hi ? sprintf("%.2f", lo) : sprintf("%.2f-%.2f", lo, hi))
+        name = id; gsub("_", " ", name)
+        if (mem) printf "| %s | %s | %.1f | %.1f | %s | %s | %.0f | %.0f |\n", name, batch[id], kb, tb, ratio, spread, best[id, "kiln_mem"], best[id, "torch_mem"]
+        else printf "| %s | %.1f | %.1f | %s | %s |\n", name, kb, tb, ratio, spread
+      }
+    }
+    BEGIN { batch["resnet20"] = 128; batch["alexnet"] = 16; batch["resnet18"] = 16; batch["googlenet"] = 8; batch["resnet50"] = 8; batch["vgg16"] = 4 }
+  ' "$vals"
+}
 
 echo
 echo "Kiln vs PyTorch $("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null) (OpenBLAS, tcmalloc), $threads threads, float32"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores visible; load average $load_start at start, $(load) at end"
-echo "median of $repeat steps after $warmup warm-up; one process per measurement; logs in $log_dir"
-if [ ${#rows[@]} -gt 0 ]; then
+echo "each number: the best of $rounds rounds of (median of $repeat steps after $warmup warm-up); one process per measurement, Kiln and PyTorch alternating; logs in $log_dir"
+if [ "$do_models" = 1 ]; then
   echo
-  echo "| model | batch | Kiln train img/s | PyTorch train img/s | ratio | Kiln peak RSS MiB | PyTorch peak RSS MiB |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  printf '%s\n' "${rows[@]}"
+  echo "| model | batch | Kiln train img/s | PyTorch train img/s | ratio | ratio per round | Kiln peak RSS MiB | PyTorch peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  summarise '^(resnet20|alexnet|resnet18|googlenet|resnet50|vgg16)$' 1
 fi
-if [ ${#krows[@]} -gt 0 ]; then
+if [ "$kernels" = 1 ]; then
   echo
-  echo "| kernel | Kiln GFLOP/s | PyTorch GFLOP/s | ratio |"
-  echo "|---|---:|---:|---:|"
-  printf '%s\n' "${krows[@]}"
+  echo "| kernel | Kiln GFLOP/s | PyTorch GFLOP/s | ratio | ratio per round |"
+  echo "|---|---:|---:|---:|---:|"
+  summarise '^(sgemm|conv)' 0
 fi
