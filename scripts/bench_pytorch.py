@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch side of scripts/bench-vs-pytorch.sh: the same measurements as `kiln bench`.
 
-  bench_pytorch.py model NAME --batch B [--repeat R] [--warmup W]
+  bench_pytorch.py model NAME --batch B [--repeat R] [--warmup W] [--profile]
   bench_pytorch.py gemm N [--repeat R]
   bench_pytorch.py conv2d --input NxCxHxW --filter KxCxRxS [--stride S] [--pad P]
 
@@ -125,6 +125,12 @@ def model(a):
     print(f"train_ips {a.batch * 1000 / train:.2f}")
     print(f"infer_ips {a.batch * 1000 / inf:.2f}")
     print(f"peak_mib {peak_mib():.1f}")
+    if a.profile:  # one more training step under torch's profiler: where PyTorch's time goes, per op
+        net.train()
+        with torch.autograd.profiler.profile(record_shapes=True) as prof:
+            step()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
+        print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=30))
 
 
 def gemm(a):
@@ -179,6 +185,7 @@ def main():
         s.add_argument("--threads", type=int, default=2)
     sub.choices["model"].add_argument("name", choices=["resnet20", "alexnet", "resnet18", "googlenet", "resnet50", "vgg16"])
     sub.choices["model"].add_argument("--batch", type=int, required=True)
+    sub.choices["model"].add_argument("--profile", action="store_true", help="also print torch's per-op profile of one training step")
     sub.choices["gemm"].add_argument("size", type=int)
     sub.choices["conv2d"].add_argument("--input", required=True)
     sub.choices["conv2d"].add_argument("--filter", required=True)
