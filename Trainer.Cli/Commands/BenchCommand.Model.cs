@@ -118,6 +118,8 @@ public static partial class BenchCommand
                           $"{plan.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters, {plan.MultiplyAdds / 1e9:F2} G mult-adds per image; median of {o.Repeat} after {o.Warmup} warm-up");
         Console.WriteLine($"  training step (forward, loss, backward, SGD)  {trainMs,10:F1} ms  {n * 1000 / trainMs,9:F1} images/s");
         Console.WriteLine($"  inference (evaluation forward)                {inferMs,10:F1} ms  {n * 1000 / inferMs,9:F1} images/s");
+        if (PeakResidentMiB() is double peak)
+            Console.WriteLine($"  peak resident memory (VmHWM, whole process)   {peak,10:F1} MiB");
         if (o.NoLayers) return 0;
 
         Console.WriteLine();
@@ -142,6 +144,20 @@ public static partial class BenchCommand
         Console.WriteLine($"  {"(sgd update)".PadRight(width)}  {"",-14} {"",-14} {"",9} {MedianOf([.. runsOptimiser]),9:F3}");
         Console.WriteLine($"  {"total of medians".PadRight(width)}  {"",-14} {"",-14} {sumF,9:F3} {sumB,9:F3}");
         return 0;
+    }
+
+    /// <summary>The process's peak resident set (VmHWM in /proc/self/status) in MiB; null where there is no procfs.</summary>
+    internal static double? PeakResidentMiB()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
     }
 
     private static double MedianOf(double[] values)
