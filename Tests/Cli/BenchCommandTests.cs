@@ -41,4 +41,13 @@ public sealed class BenchCommandTests
         var ex = Assert.Throws<ArgumentException>(() => BenchCommand.Run(new BenchOptions { Target = "gemm", K = "12q" }));
         Assert.Equal("--k '12q' is not a positive integer", ex.Message);
     }
+
+    [Fact]
+    public void PeakResidentMiB_OnLinux_IsTheProcessesHighWaterMark()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        double? peak = BenchCommand.PeakResidentMiB();
+        Assert.NotNull(peak);
+        Assert.InRange(peak.Value, 1, 1 << 20);
+    }
 }

@@ -147,7 +147,7 @@ public static partial class BenchCommand
     }
 
     /// <summary>The process's peak resident set (VmHWM in /proc/self/status) in MiB; null where there is no procfs.</summary>
-    internal static double? PeakResidentMiB()
+    public static double? PeakResidentMiB()
     {
         try
         {
