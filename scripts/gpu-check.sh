@@ -45,46 +45,61 @@ fi
 
 cat > "$stage/check.sh" <<'INNER'
 #!/usr/bin/env bash
-# Runs inside the unpacked bundle on the GPU machine.
+# Runs inside the unpacked bundle on the GPU machine. Every step has its own time limit, so one hang
+# cannot eat the whole check; logs go to $KILN_GPU_OUT (default: a folder next to the bundle).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export DOTNET_ROOT="$here/dotnet" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export KILN_CACHE_DIR="${KILN_CACHE_DIR:-$here/kernel-cache}"
 [ -d "$here/nvrtc" ] && export KILN_CUDA_FALLBACK_LIB_PATH="$here/nvrtc"
+out="${KILN_GPU_OUT:-$here/out}"; mkdir -p "$out"
 dn="$here/dotnet/dotnet"
+kiln="$here/kiln"   # a script, so that timeout can run it
+printf '#!/usr/bin/env bash\nexec "%s" "%s" "$@"\n' "$dn" "$here/cli/kiln.dll" > "$kiln" && chmod +x "$kiln"
 summary=()
-
-echo "== machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "(nvidia-smi not available)"
-echo "== kiln devices --verbose"
-"$dn" "$here/cli/kiln.dll" devices --verbose
-summary+=("kiln devices: exit $?")
-
-run_tests() {   # $1 = label, rest = runner arguments
-  local label=$1; shift
-  local log; log=$(mktemp)
-  "$dn" "$here/tests/Kiln.Tests.dll" -noColor "$@" 2>&1 | tee "$log"
+step() {   # $1 = label, $2 = seconds, rest = command; logs to $out/<label>.log
+  local label=$1 limit=$2; shift 2
+  local t0=$SECONDS
+  echo "== $label"
+  timeout -k 5 "$limit" "$@" 2>&1 | tee "$out/$label.log"
   local rc=${PIPESTATUS[0]}
-  summary+=("$label: $(grep -E 'Total: [0-9]+' "$log" | tail -1 | sed 's/^ *//') (exit $rc)")
-  rm -f "$log"
+  local line; line=$(grep -E 'Total: [0-9]+|^ *(failed|total):' "$out/$label.log" | tail -1 | sed 's/^ *//')
+  summary+=("$label: exit $rc in $((SECONDS - t0)) s${line:+; $line}")
 }
-echo "== CUDA tests"
-run_tests "CUDA tests" -namespace Kiln.Tests.Backends.Cuda -parallel none
-echo "== all tests"
-run_tests "all tests"
 
-echo "== benchmarks"
-if "$dn" "$here/cli/kiln.dll" bench gemm --help >/dev/null 2>&1 && "$dn" "$here/cli/kiln.dll" bench gemm; then
-  summary+=("bench gemm: ran")
-else
-  summary+=("bench gemm: not available in this build")
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$out/machine.log"
+step devices 60 "$kiln" devices --verbose
+step cuda-tests "${KILN_GPU_CUDA_TESTS_S:-240}" "$dn" "$here/tests/Kiln.Tests.dll" -noColor -namespace Kiln.Tests.Backends.Cuda -parallel none
+
+# Train the tiny network on the GPU end to end (data loader -> upload -> forward/backward -> SGD ->
+# checkpoint -> validation), then evaluate the checkpoint on the GPU.
+work=$(mktemp -d)
+(cd "$work" && "$kiln" pack shapes --out data/shapes --count 256 --shard-size 64 --prefix train >/dev/null \
+  && "$kiln" pack shapes --out data/shapes --count 100 --first 1000000 --prefix val >/dev/null) || echo "pack shapes failed"
+cp "$here/tiny-shapes-cpu.yaml" "$work/"
+step train-gpu 120 bash -c "cd '$work' && '$kiln' train tiny-shapes-cpu.yaml --set training.device=cuda:0 --set training.run_dir=runs/gpu"
+step eval-gpu 60 bash -c "cd '$work' && '$kiln' eval --checkpoint runs/gpu --data data/shapes/val-000000.tar --device cuda:0"
+
+# With a packed MNIST next to run.sh (mnist.tar.xz: the quickstart's data/mnist), train the quickstart on the GPU.
+if [ -f "${KILN_GPU_MNIST:-}" ]; then
+  mkdir -p "$work/q/data" && tar -C "$work/q/data" -xJf "$KILN_GPU_MNIST"
+  step train-mnist-gpu 150 bash -c "cd '$work/q' && '$kiln' train '$here/configs/quickstart-mnist.yaml' --set training.device=cuda:0 --set logging.interval=1000 \
+    && '$kiln' eval --checkpoint runs/quickstart-mnist --data 'data/mnist/mnist-test-{000000..000001}.tar' --device cuda:0"
 fi
+
+step bench-resnet50 "${KILN_GPU_BENCH_S:-120}" "$kiln" bench model resnet50 --device cuda:0 --batch 64 --repeat 5 --warmup 2
+step bench-alexnet 90 "$kiln" bench model alexnet --device cuda:0 --batch 128 --repeat 5 --warmup 2 --no-layers
+step bench-googlenet 90 "$kiln" bench model googlenet --device cuda:0 --batch 64 --repeat 5 --warmup 2 --no-layers
+step bench-vgg16 90 "$kiln" bench model vgg16 --device cuda:0 --batch 64 --repeat 5 --warmup 2 --no-layers
+step all-tests "${KILN_GPU_ALL_TESTS_S:-180}" "$dn" "$here/tests/Kiln.Tests.dll" -noColor
 
 echo
 echo "== summary"
-printf '%s\n' "${summary[@]}"
+printf '%s\n' "${summary[@]}" | tee "$out/summary.log"
 INNER
 chmod +x "$stage/check.sh"
+cp configs/tiny-shapes-cpu.yaml "$stage/"
+cp -r configs "$stage/"   # the tests find the shipped configs above their binaries
 
 echo "compressing..."
 tar -C "$out" -cf - kiln-gpu | xz -T0 -6 > "$out/kiln-gpu.tar.xz"
@@ -98,6 +113,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 work="${KILN_GPU_WORK:-${TMPDIR:-/tmp}/kiln-gpu-check}"
 rm -rf "$work" && mkdir -p "$work"
 tar -C "$work" -xJf "$here/kiln-gpu.tar.xz"
+[ -f "$here/mnist.tar.xz" ] && export KILN_GPU_MNIST="${KILN_GPU_MNIST:-$here/mnist.tar.xz}"
 exec bash "$work/kiln-gpu/check.sh"
 RUN
 chmod +x "$out/run.sh"

@@ -150,7 +150,9 @@ public sealed class Tensor : IDisposable
     public double Item()
     {
         if (NumElements != 1) throw new InvalidOperationException($"Item() needs one element, tensor has shape {ShapeString(_shape)}");
-        using var t = To(DType.Float64);
+        // Read the one element on the host: device backends need not cast every dtype pair.
+        using var host = Device.Equals(Device.Cpu) ? null : To(Device.Cpu);
+        using var t = (host ?? this).To(DType.Float64);
         return t.ToArray<double>()[0];
     }
 

@@ -12,6 +12,10 @@ internal static class Engine
     /// </summary>
     internal static Action<Node, double>? Profiler { get; set; }
 
+    /// <summary>With <see cref="Profiler"/> set: waits for the device before each node's clock starts and stops
+    /// (a GPU backend queues work asynchronously, so without it a node's time is only its launch cost).</summary>
+    internal static Action? ProfilerBarrier { get; set; }
+
     public static void Backward(Tensor root, Tensor? gradient, bool retainGraph)
     {
         if (!root.RequiresGrad)
@@ -37,6 +41,7 @@ internal static class Engine
         foreach (var node in nodes)
         {
             if (!pending.Remove(node, out var dy)) continue; // no gradient reached this node
+            if (Profiler is not null) ProfilerBarrier?.Invoke();
             long started = Profiler is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             var inputs = node.Inputs;
             var grads = node.BackwardFn!(dy);
@@ -62,7 +67,11 @@ internal static class Engine
                 else pending[x.GradFn] = g;
             }
             if (!retainGraph) node.Free();
-            Profiler?.Invoke(node, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            if (Profiler is not null)
+            {
+                ProfilerBarrier?.Invoke();
+                Profiler(node, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
         }
         foreach (var left in pending.Values) left.Dispose();
     }

@@ -112,6 +112,27 @@ public sealed class NativeLibrariesTests
     }
 
     [Fact]
+    public void SearchDirectories_FindsTheWheelsOfThePython3OnPath()
+    {
+        // A PyTorch image's venv (e.g. /opt/torch/.venv) is on PATH but VIRTUAL_ENV is not set.
+        string venv = Directory.CreateTempSubdirectory("kiln-venv").FullName;
+        string bin = Path.Combine(venv, "bin");
+        string cudnn = Path.Combine(venv, "lib", "python3.12", "site-packages", "nvidia", "cudnn", "lib");
+        Directory.CreateDirectory(bin);
+        Directory.CreateDirectory(cudnn);
+        File.WriteAllText(Path.Combine(bin, "python3"), "");
+        try
+        {
+            var dirs = NativeLibraries.SearchDirectories(k => k == "PATH" ? $"/nonexistent{Path.PathSeparator}{bin}" : null);
+            Assert.Contains(cudnn, dirs);
+        }
+        finally
+        {
+            Directory.Delete(venv, recursive: true);
+        }
+    }
+
+    [Fact]
     public void FileNames_AreVersionedSonames()
     {
         Assert.Equal(["libcuda.so.1"], NativeLibraries.FileNames(NativeLibraries.Cuda, 0));

@@ -273,6 +273,14 @@ internal static unsafe class NativeLibraries
         var prefixes = new List<string>();
         foreach (var v in (string[])["VIRTUAL_ENV", "CONDA_PREFIX"])
             if (env(v) is { Length: > 0 } p) prefixes.Add(p);
+        // The python3 first on PATH names its environment (e.g. /opt/torch/.venv/bin/python3 → /opt/torch/.venv),
+        // which finds a PyTorch image's wheels without VIRTUAL_ENV being set.
+        foreach (var bin in SplitPath(env("PATH")))
+            if (File.Exists(Path.Combine(bin, "python3")) && Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(bin)) is { Length: > 0 } envRoot)
+            {
+                prefixes.Add(envRoot);
+                break;
+            }
         prefixes.AddRange(["/opt/conda", "/usr/local", "/usr"]);
         if (env("HOME") is { Length: > 0 } home) prefixes.Add(Path.Combine(home, ".local"));
         foreach (var prefix in prefixes)
