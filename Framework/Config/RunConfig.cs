@@ -235,6 +235,8 @@ public sealed record TrainingConfig : IValidatable
     /// <summary>With on_nan: skip, stop after this many non-finite steps in a row (the loss is probably exploding).</summary>
     public int MaxConsecutiveSkips { get; init; } = 10;
     public string RunDir { get; init; } = "runs";
+    /// <summary>GPU policy (ignored on the CPU).</summary>
+    public CudaConfig Cuda { get; init; } = new();
 
     public IEnumerable<(string Key, string Message)> Validate()
     {
@@ -252,6 +254,24 @@ public sealed record TrainingConfig : IValidatable
         if (CheckpointEverySteps is < 1) yield return ("checkpoint_every_steps", $"must be at least 1, got {CheckpointEverySteps}");
         if (MaxConsecutiveSkips < 1) yield return ("max_consecutive_skips", $"must be at least 1, got {MaxConsecutiveSkips}");
         if (KeepCheckpoints < 1) yield return ("keep_checkpoints", $"must be at least 1, got {KeepCheckpoints}");
+    }
+}
+
+/// <summary>How cuDNN and cuBLAS may compute on a CUDA device (<c>training.cuda</c>).</summary>
+public sealed record CudaConfig : IValidatable
+{
+    /// <summary>TensorFloat-32 tensor cores for convolutions and GEMMs (PyTorch's default for convolutions); false: strict FP32.</summary>
+    public bool Tf32 { get; init; } = true;
+    /// <summary>Only deterministic cuDNN algorithms, chosen by cuDNN's heuristic rather than timing (bitwise repeatable runs; can be slower).</summary>
+    public bool Deterministic { get; init; }
+    /// <summary>Time every cuDNN algorithm once per convolution shape (cudnnFind*Ex) rather than trust the heuristic.</summary>
+    public bool Benchmark { get; init; } = true;
+    /// <summary>Largest cuDNN workspace one convolution may take, in MiB.</summary>
+    public int WorkspaceMib { get; init; } = 512;
+
+    public IEnumerable<(string Key, string Message)> Validate()
+    {
+        if (WorkspaceMib < 0) yield return ("workspace_mib", $"must be ≥ 0, got {WorkspaceMib}");
     }
 }
 

@@ -99,6 +99,23 @@ public sealed class RunConfigTests
     }
 
     [Fact]
+    public void CudaSection_DefaultsToTf32AndTimedSearch_AndChecksTheWorkspace()
+    {
+        var c = RunConfigLoader.Parse(Good, "good.yaml");
+        Assert.True(c.Training.Cuda.Tf32);
+        Assert.True(c.Training.Cuda.Benchmark);
+        Assert.False(c.Training.Cuda.Deterministic);
+        Assert.Equal(512, c.Training.Cuda.WorkspaceMib);
+        var strict = RunConfigLoader.Parse(Good, "good.yaml", ["training.cuda.tf32=false", "training.cuda.workspace_mib=64"]);
+        Assert.False(strict.Training.Cuda.Tf32);
+        Assert.Equal(64, strict.Training.Cuda.WorkspaceMib);
+        var e = Assert.Throws<ConfigException>(() => RunConfigLoader.Parse(Good, "good.yaml", ["training.cuda.workspace_mib=-1"]));
+        Assert.Contains(e.Problems, p => p.Message.Contains("must be ≥ 0") && p.KeyPath.Contains("workspace_mib"));
+        e = Assert.Throws<ConfigException>(() => RunConfigLoader.Parse(Good, "good.yaml", ["training.cuda.tf33=true"]));
+        Assert.Contains("did you mean 'tf32'", e.Problems[0].Message);
+    }
+
+    [Fact]
     public void ResolvedYaml_ReadsBackToAnEqualConfig_AndHashesStably()
     {
         var c = RunConfigLoader.Parse(Good, "good.yaml");

@@ -40,6 +40,8 @@ public sealed class TrainSession : IDisposable
     private long _checkpointBytes;
     /// <summary>Polyak/EMA copies of the parameters (training.ema_decay), by parameter index; empty when off.</summary>
     private readonly Tensor?[] _ema;
+    private readonly Kiln.Backends.Cuda.CudaBackend? _cuda;
+    private int _convAlgosLogged;
 
     // Resumable state (all of it goes into state.json or the tensor files).
     private long _step;
@@ -102,6 +104,44 @@ public sealed class TrainSession : IDisposable
         _position = LoaderPosition.Start(0);
         if (resumeFrom is not null) Restore(resumeFrom, allowConfigChange);
         if (!_device.Equals(Device.Cpu)) _net.To(_device);
+        _cuda = Backend.For(_device) as Kiln.Backends.Cuda.CudaBackend;
+        if (_cuda is not null) ConfigureCuda(_cuda);
+    }
+
+    private string ConvAlgoFile => Path.Combine(_runDir, "cudnn-algorithms.txt");
+
+    /// <summary>Applies training.cuda and reuses the run's cuDNN algorithm choices (same GPU model and cuDNN only), so a resumed run skips the search.</summary>
+    private void ConfigureCuda(Kiln.Backends.Cuda.CudaBackend cuda)
+    {
+        var c = _config.Training.Cuda;
+        cuda.AllowTf32 = c.Tf32;
+        cuda.ConvOptions.Deterministic = c.Deterministic;
+        cuda.ConvOptions.Benchmark = c.Benchmark;
+        cuda.ConvOptions.WorkspaceBudgetBytes = (long)c.WorkspaceMib << 20;
+        _log.Info("{Device}: {Name}; TF32 {Tf32}, deterministic {Deterministic}, cuDNN {Search}, workspace up to {Mib} MiB per convolution",
+            _device, cuda.Info.Name, c.Tf32 ? "on" : "off", c.Deterministic ? "on" : "off", c.Benchmark ? "timed search" : "heuristic", c.WorkspaceMib);
+        try
+        {
+            int reused = cuda.LoadConvAlgorithms(ConvAlgoFile);
+            if (reused > 0) _log.Info("reused {Count} cuDNN algorithm choice(s) from {File}", reused, ConvAlgoFile);
+            _convAlgosLogged = reused;
+        }
+        catch (FormatException e)
+        {
+            _log.Warn("ignoring {File}: {Message}; the algorithms will be searched again", ConvAlgoFile, e.Message);
+        }
+    }
+
+    /// <summary>Logs the cuDNN algorithms chosen since the last call and saves them all in the run directory.</summary>
+    private void SaveConvAlgorithms()
+    {
+        if (_cuda is null) return;
+        var lines = _cuda.DescribeConvAlgorithms();
+        if (lines.Count == _convAlgosLogged) return;
+        _log.Info("cuDNN convolution algorithms ({Count} shape/pass entries; saved to {File}):", lines.Count, ConvAlgoFile);
+        foreach (var line in lines) _log.Info("  {Algorithm}", line);
+        _cuda.SaveConvAlgorithms(ConvAlgoFile);
+        _convAlgosLogged = lines.Count;
     }
 
     /// <summary>Runs to the end (or to a signal); returns the exit code.</summary>
@@ -194,9 +234,11 @@ public sealed class TrainSession : IDisposable
         if (_faults.InfGradAtStep == _step + 1) PoisonGradient(_params.Count / 2);
         if (_faults.SleepPerStepMs is long sleep) Thread.Sleep((int)sleep);
         var (badParameter, normSquared) = GradientHealth();
-        if (!double.IsFinite(loss) || badParameter is not null)
+        if (!double.IsFinite(loss) || !double.IsFinite(normSquared))
         {
-            string what = !double.IsFinite(loss) ? $"loss is {loss}" : $"gradient of '{badParameter}' is not finite (the first parameter, in model order, whose gradient went bad)";
+            string what = !double.IsFinite(loss) ? $"loss is {loss}"
+                : badParameter is not null ? $"gradient of '{badParameter}' is not finite (the first parameter, in model order, whose gradient went bad)"
+                : "the squared gradient norm overflowed, though every gradient is finite";
             string where = $"step {_step + 1} (epoch {_position.Epoch}, batch {_position.Batch - 1}, stream position {_position.NextSample}, sample keys {_stepKeys})";
             _sgd.ZeroGrad();
             if (_config.Training.OnNan == NanAction.Stop)
@@ -217,6 +259,7 @@ public sealed class TrainSession : IDisposable
             UpdateEma();
         }
         _step++;
+        if (_step == 1) SaveConvAlgorithms();
         _imagesSeen += images;
         _lastTrainLoss = loss;
         double rate = (_imagesSeen - _imagesAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
@@ -239,20 +282,30 @@ public sealed class TrainSession : IDisposable
         return -1;
     }
 
-    /// <summary>Σ‖g‖² over all gradients and the first parameter (model order) whose gradient has a NaN or Inf.</summary>
+    /// <summary>
+    /// Σ‖g‖² over all gradients and the first parameter (model order) whose gradient has a NaN or Inf.
+    /// The sums stay on the device and are added there in float64: one host read per step, not one per
+    /// tensor (a GPU would otherwise wait for every parameter). Only a non-finite total pays for the
+    /// per-tensor search that names the parameter.
+    /// </summary>
     private (string? Bad, double NormSquared) GradientHealth()
     {
-        double total = 0;
         using var _ = GradMode.NoGrad();
         using var scope = TensorScope.Begin();
+        var sums = new List<(string Name, Tensor SumSquares)>(_params.Count);   // each a float64 scalar
+        Tensor? total = null;
         foreach (var (name, p) in _params)
         {
             if (p.Grad is not { } g) continue;
-            double s = Op.Sum(Op.Mul(g, g)).Item();
-            if (!double.IsFinite(s)) return (name, double.NaN);
-            total += s;
+            var s = Op.Sum(Op.Mul(g, g)).To(DType.Float64);
+            sums.Add((name, s));
+            total = total is null ? s : Op.Add(total, s);
         }
-        return (null, total);
+        double norm = total?.Item() ?? 0;
+        if (double.IsFinite(norm)) return (null, norm);
+        foreach (var (name, s) in sums)
+            if (!double.IsFinite(s.Item())) return (name, double.NaN);
+        return (null, double.NaN);   // every gradient finite, but Σ‖g‖² overflowed float64
     }
 
     private void PoisonGradient(int index)
@@ -298,6 +351,7 @@ public sealed class TrainSession : IDisposable
         {
             _net.Train();
         }
+        SaveConvAlgorithms();   // evaluation batches may bring new shapes
         var r = evaluator.Result();
         double top1 = 100 * r.Top1Error, top5 = 100 * r.Top5Error;
         _log.Eval(epoch, _step, _lastTrainLoss, r.Loss, top1, top5, _sgd.LearningRate, _imagesSeen, clock.Elapsed.TotalSeconds, r.Count);

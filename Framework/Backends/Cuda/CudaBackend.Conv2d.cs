@@ -8,7 +8,7 @@ namespace Kiln.Backends.Cuda;
 // Note [Convolution algorithm cache]
 // cuDNN offers several algorithms per pass; which is fastest depends on the layer's shape and the GPU.
 // The first call for a ConvAlgoKey (pass, dtype, shapes, geometry, policy) asks cuDNN once: with
-// CudnnConvOptions.Benchmark, cudnnFind*AlgorithmEx times every algorithm on the real buffers with a
+// CudnnConvOptions.Benchmark (and not Deterministic), cudnnFind*AlgorithmEx times every algorithm on the real buffers with a
 // workspace of the budget (falling back to the Get*_v7 heuristic if that workspace cannot be had);
 // otherwise Get*_v7 ranks them without running anything. CudnnPlans.PickAlgo takes the first entry that
 // succeeded, fits the budget, is deterministic when asked, and respects the TF32 policy. The choice is
@@ -43,7 +43,11 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <summary>Writes the algorithm cache to <paramref name="path"/> (e.g. in the run directory, so a resumed run skips the search).</summary>
-    public void SaveConvAlgorithms(string path) => File.WriteAllText(path, ConvAlgoCacheFile.Format(ConvAlgoDeviceTag(), _convAlgos));
+    public void SaveConvAlgorithms(string path)
+    {
+        byte[] text = System.Text.Encoding.UTF8.GetBytes(ConvAlgoCacheFile.Format(ConvAlgoDeviceTag(), _convAlgos));
+        Kiln.Serialization.AtomicFile.Write(path, s => s.Write(text));   // a crash mid-write leaves the old file
+    }
 
     /// <summary>
     /// Adds the entries of a file written by <see cref="SaveConvAlgorithms"/> on the same GPU model and cuDNN version
@@ -237,7 +241,9 @@ public sealed unsafe partial class CudaBackend
         bool measured = false;
         fixed (cudnnConvolutionFwdAlgoPerf_t* pp = perf)
         {
-            if (ConvOptions.Benchmark && TryAllocateSearchWorkspace(out var workspace))
+            // Deterministic runs take the heuristic: a timed search can pick another algorithm on the next
+            // run (timing noise), and another algorithm rounds differently (PyTorch's cudnn.benchmark caveat).
+            if (ConvOptions.Benchmark && !ConvOptions.Deterministic && TryAllocateSearchWorkspace(out var workspace))
             {
                 using (workspace)
                 {

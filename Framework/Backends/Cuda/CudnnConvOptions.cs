@@ -9,6 +9,7 @@ public sealed class CudnnConvOptions
     /// <summary>Largest workspace one convolution may take from the caching allocator.</summary>
     public long WorkspaceBudgetBytes { get; set; } = 512L << 20;
 
-    /// <summary>Time the algorithms once per shape (cudnnFind*Ex) instead of taking cuDNN's heuristic ranking (Get*_v7).</summary>
+    /// <summary>Time the algorithms once per shape (cudnnFind*Ex) instead of taking cuDNN's heuristic ranking (Get*_v7).
+    /// Ignored when <see cref="Deterministic"/>: timing noise could choose differently on the next run.</summary>
     public bool Benchmark { get; set; } = true;
 }

@@ -96,15 +96,22 @@ public sealed class CudaOpParityTests
     }
 
     /// <summary>Loss and gradients of one forward/backward of a fresh zoo network on <paramref name="device"/>, then the weights after one SGD step.</summary>
-    private static (double Loss, Dictionary<string, float[]> Grads, Dictionary<string, float[]> Weights) Step(string name, Device device)
+    private static (double Loss, Dictionary<string, float[]> Grads, Dictionary<string, float[]> Weights) Step(string name, Device device, double jitter = 0)
     {
         RandomGenerator.Global.ManualSeed(21);
         using var net = ModelZoo.Create(name);
         net.To(device);
         using var scope = TensorScope.Begin();
         int classes = net.Plan.OutputShape[0];
-        var x = RandomInput(4, net.Plan.InputShape, 22, device);
-        var labels = Tensor.FromArray(Enumerable.Range(0, 4).Select(i => i * 3 % classes).ToArray(), [4], device);
+        int n = net.Plan.InputShape[^1] >= 100 ? 2 : 4;   // ImageNet-sized networks: a batch of 2 keeps the CPU twin quick
+        var x = RandomInput(n, net.Plan.InputShape, 22, device);
+        if (jitter != 0)   // relative perturbations of ±jitter (a fixed pattern), to measure how sensitive the step is
+        {
+            var values = x.ToArray<float>();
+            for (int i = 0; i < values.Length; i++) values[i] *= (float)(1 + jitter * ((i % 7) - 3) / 3.0);
+            x = Tensor.FromArray(values, x.Shape, device);
+        }
+        var labels = Tensor.FromArray(Enumerable.Range(0, n).Select(i => i * 3 % classes).ToArray(), [n], device);
         RandomGenerator.Global.ManualSeed(23);   // dropout draws, if any, the same on both devices
         var loss = net.Loss(net.ForwardHeads(x), labels);
         double value = loss.Item();
@@ -117,10 +124,36 @@ public sealed class CudaOpParityTests
         return (value, grads, weights);
     }
 
+    public static TheoryData<string> ZooNames() => new(ModelZoo.Names);
+
+    /// <summary>‖a − b‖ / ‖a‖ (0 when both are zero).</summary>
+    private static double RelativeError(float[] a, float[] b)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            double d = (double)a[i] - b[i];
+            num += d * d;
+            den += (double)a[i] * a[i];
+        }
+        return num == 0 ? 0 : Math.Sqrt(num / Math.Max(den, double.Epsilon));
+    }
+
+    /// <summary>
+    /// Note [Zoo parity tolerance]: a deep network's gradients at initialisation are chaotic in float32. On
+    /// the CPU alone, input perturbations of 1e-6 move first-layer gradients of ResNet-50 by ~5% (norm-wise)
+    /// and a conv bias in front of batch norm (true gradient 0) by more than 100%: ReLU and max-pool
+    /// decisions flip, and each flip is amplified on the way down. Rounding differences between cuDNN and
+    /// the CPU do the same, so a fixed per-element tolerance cannot tell a bug from chaos. Each tensor is
+    /// compared norm-wise, with a tolerance of 4× the CPU's own sensitivity (the CPU step repeated with the
+    /// input perturbed by ±1e-5, relative) and never less than 1%. The response is not monotonic: on the
+    /// CPU, a 1e-7 perturbation moved NiN's first-layer gradient by 0.57% where the 1e-5 one moved it by
+    /// 0.06%, hence the floor. A wrong kernel, a missing layer, a mis-wired gradient or a mismatched
+    /// dropout mask moves gradients by O(1); per-op accuracy is checked tightly by
+    /// <see cref="Op_ForwardAndEveryGradient_MatchCpu_Float32"/>.
+    /// </summary>
     [Theory]
-    [InlineData("tiny")]
-    [InlineData("lenet5")]
-    [InlineData("resnet20")]
+    [MemberData(nameof(ZooNames))]
     public void ZooNetwork_OneTrainingStep_MatchesCpu(string name)
     {
         RequireAll();
@@ -129,12 +162,20 @@ public sealed class CudaOpParityTests
         try
         {
             var cpu = Step(name, Device.Cpu);
+            var jittered = Step(name, Device.Cpu, jitter: 1e-5);
             var gpu = Step(name, Device.Cuda(0));
-            Assert.True(Math.Abs(cpu.Loss - gpu.Loss) <= 1e-4 * (1 + Math.Abs(cpu.Loss)), $"{name}: loss CPU {cpu.Loss:G9}, CUDA {gpu.Loss:G9}");
-            foreach (var (param, g) in cpu.Grads)
-                AssertClose(g.Select(v => (double)v).ToArray(), gpu.Grads[param].Select(v => (double)v).ToArray(), 2e-3, $"{name} gradient {param}");
-            foreach (var (param, w) in cpu.Weights)
-                AssertClose(w.Select(v => (double)v).ToArray(), gpu.Weights[param].Select(v => (double)v).ToArray(), 1e-4, $"{name} weight after a step {param}");
+            double lossTol = Math.Max(1e-4 * (1 + Math.Abs(cpu.Loss)), 4 * Math.Abs(cpu.Loss - jittered.Loss));
+            Assert.True(Math.Abs(cpu.Loss - gpu.Loss) <= lossTol, $"{name}: loss CPU {cpu.Loss:G9}, CUDA {gpu.Loss:G9} (tolerance {lossTol:G3})");
+            var failures = new List<string>();
+            foreach (var (kind, cpuSet, jitSet, gpuSet) in new[] { ("gradient", cpu.Grads, jittered.Grads, gpu.Grads), ("weight after a step", cpu.Weights, jittered.Weights, gpu.Weights) })
+                foreach (var (param, c) in cpuSet)
+                {
+                    double noise = RelativeError(c, jitSet[param]);
+                    double tol = Math.Max(1e-2, 4 * noise);
+                    double err = RelativeError(c, gpuSet[param]);
+                    if (!(err <= tol)) failures.Add($"{kind} {param}: ‖CUDA − CPU‖/‖CPU‖ = {err:G3} > {tol:G3} (CPU's own sensitivity {noise:G3})");
+                }
+            Assert.True(failures.Count == 0, $"{name}: {failures.Count} tensor(s) differ:\n" + string.Join("\n", failures.Take(10)));
         }
         finally { Gpu.AllowTf32 = tf32; }
     }

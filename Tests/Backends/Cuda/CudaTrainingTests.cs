@@ -1,0 +1,88 @@
+using System.Text.Json;
+using Kiln.Models;
+using static Kiln.Tests.Training.TrainerHarness;
+
+namespace Kiln.Tests.Backends.Cuda;
+
+/// <summary>`kiln train` with training.device: cuda:0, end to end in a child process (skips without a GPU and cuDNN).</summary>
+public sealed class CudaTrainingTests
+{
+    private static string NewRunDir(string name) => Path.Combine(Path.GetTempPath(), $"kiln-cuda-train-{name}-{Guid.NewGuid():N}");
+
+    private static readonly string[] Strict = ["--set", "training.device=cuda:0", "--set", "training.cuda.tf32=false", "--set", "training.cuda.deterministic=true"];
+
+    /// <summary>Validation loss of each evaluation in the run's metrics.jsonl.</summary>
+    private static double[] ValLosses(string runDir) =>
+        File.ReadLines(Path.Combine(runDir, "metrics.jsonl"))
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.GetProperty("kind").GetString() == "eval")
+            .Select(e => e.GetProperty("val_loss").GetDouble()).ToArray();
+
+    [Fact]
+    public void Train_OnCuda_TracksTheCpuRun()
+    {
+        CudaTestEnvironment.RequireCudnn();
+        CudaTestEnvironment.RequireKernels();
+        string cpuRun = NewRunDir("cpu"), gpuRun = NewRunDir("gpu");
+        var cpu = Run(TrainArgs(cpuRun), timeoutMs: 120_000);
+        Assert.True(cpu.Code == 0, cpu.Out + cpu.Err);
+        var gpu = Run(TrainArgs(gpuRun, Strict), timeoutMs: 120_000);
+        Assert.True(gpu.Code == 0, gpu.Out + gpu.Err);
+        // Same seed, data order, initial weights and dropout masks: strict FP32 on both devices keeps the
+        // 12 steps close; only the summation order differs.
+        double[] a = ValLosses(cpuRun), b = ValLosses(gpuRun);
+        Assert.Equal(2, a.Length);
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-2 * Math.Abs(a[i]), $"evaluation {i}: val loss CPU {a[i]:G9}, CUDA {b[i]:G9}");
+    }
+
+    [Fact]
+    public void Train_OnCuda_Deterministic_RepeatsBitForBit()
+    {
+        CudaTestEnvironment.RequireCudnn();
+        CudaTestEnvironment.RequireKernels();
+        string one = NewRunDir("det1"), two = NewRunDir("det2");
+        var a = Run(TrainArgs(one, Strict), timeoutMs: 120_000);
+        Assert.True(a.Code == 0, a.Out + a.Err);
+        var b = Run(TrainArgs(two, Strict), timeoutMs: 120_000);
+        Assert.True(b.Code == 0, b.Out + b.Err);
+        Assert.Equal(ValLosses(one), ValLosses(two));
+        string weights = Path.Combine("checkpoints", File.ReadAllText(Path.Combine(one, "checkpoints", "latest")).Trim(), "model.safetensors");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(one, weights)), File.ReadAllBytes(Path.Combine(two, weights)));
+    }
+
+    [Fact]
+    public void Train_OnCuda_SavesAlgorithmChoices_AndResumeReusesThem()
+    {
+        CudaTestEnvironment.RequireCudnn();
+        CudaTestEnvironment.RequireKernels();
+        string run = NewRunDir("algos");
+        var first = Run(TrainArgs(run, ["--set", "training.epochs=1", .. Strict]), timeoutMs: 120_000);
+        Assert.True(first.Code == 0, first.Out + first.Err);
+        Assert.Contains("cuDNN convolution algorithms", first.Out);
+        string file = Path.Combine(run, "cudnn-algorithms.txt");
+        Assert.True(File.Exists(file), $"{file} was not written");
+        string[] lines = File.ReadAllLines(file);
+        Assert.True(lines.Length > 3, $"{file} holds {lines.Length} lines");
+        Assert.Contains("cudnn", lines[0]);   // the header names the GPU and cuDNN version
+
+        var resumed = Run(TrainArgs(run, ["--set", "training.epochs=2", .. Strict, "--resume", "auto", "--allow-config-change"]), timeoutMs: 120_000);
+        Assert.True(resumed.Code == 0, resumed.Out + resumed.Err);
+        Assert.Contains($"cuDNN algorithm choice(s) from {file}", resumed.Out);
+    }
+
+    [Fact]
+    public void Train_OnCuda_NonFiniteGradient_StopsNamingTheParameter()
+    {
+        CudaTestEnvironment.RequireCudnn();
+        CudaTestEnvironment.RequireKernels();
+        using var net = ModelZoo.Create("tiny");
+        var names = net.NamedParameters().Select(p => p.Name).ToList();
+        var r = Run(TrainArgs(NewRunDir("infgrad"), ["--set", "training.epochs=1", "--set", "data.val=null", "--set", "training.device=cuda:0"]),
+            new Dictionary<string, string> { ["KILN_FAULT"] = "inf_grad@step=4" }, timeoutMs: 120_000);
+        Assert.Equal(5, r.Code);
+        Assert.Contains("step 4", r.Out);
+        Assert.Contains($"gradient of '{names[names.Count / 2]}' is not finite", r.Out);
+    }
+}
