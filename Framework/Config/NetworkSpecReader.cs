@@ -1,6 +1,4 @@
 using System.Globalization;
-using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
 
 namespace Kiln.Config;
 
@@ -19,107 +17,75 @@ public static class NetworkSpecReader
     /// <summary>Reads a network file from disk.</summary>
     public static NetworkSpec ReadFile(string path) => Read(System.IO.File.ReadAllText(path), path);
 
-    /// <summary>Parses <paramref name="yaml"/>; <paramref name="file"/> names it in messages.</summary>
+    /// <summary>
+    /// Parses <paramref name="yaml"/>; <paramref name="file"/> names it in messages. The YAML is read by
+    /// <see cref="YamlTree"/>, so deep nesting and alias bombs are refused with the file, line and column,
+    /// as for run configs.
+    /// </summary>
     public static NetworkSpec Read(string yaml, string file)
     {
-        var problems = DuplicateKeys(yaml, file);
-        if (problems.Count > 0) throw new NetworkDefinitionException(problems);
-        YamlMappingNode root;
+        YamlTreeNode? parsed;
         try
         {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
-            if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode m)
-                throw new NetworkDefinitionException([new(new(file, 1), null, "a network file must be a YAML mapping with at least 'layers'")]);
-            root = m;
+            parsed = YamlTree.Parse(yaml, file);
         }
-        catch (YamlException e)
+        catch (ConfigException e)
         {
-            string message = e.InnerException is ArgumentException ? $"duplicate key ({e.Message})" : e.Message;
-            throw new NetworkDefinitionException([new(new(file, (int)e.Start.Line), null, $"YAML: {message}")]);
+            throw new NetworkDefinitionException(e.Problems.Select(p => new NetworkProblem(new(p.File, p.Line, p.Column), null, p.Message)).ToList());
         }
+        if (parsed is not YamlTreeMapping root)
+            throw new NetworkDefinitionException([new(new(file, parsed?.Line ?? 1), null, "a network file must be a YAML mapping with at least 'layers'")]);
+        var problems = new List<NetworkProblem>();
+        DuplicateKeys(root, file, problems, new HashSet<YamlTreeNode>(ReferenceEqualityComparer.Instance));
+        if (problems.Count > 0) throw new NetworkDefinitionException(problems);
 
-        var reader = new Reader(file, problems);  // problems is empty here
-        var spec = reader.Network(root);
+        var spec = new Reader(file, problems).Network(root);
         if (problems.Count > 0) throw new NetworkDefinitionException(problems);
         return spec;
     }
 
-    private sealed class Frame(bool isMapping)
-    {
-        public bool IsMapping { get; } = isMapping;
-        public bool ExpectKey { get; set; } = true;
-        public HashSet<string> Keys { get; } = [];
-    }
-
     /// <summary>
-    /// Every duplicate key in the document. YamlDotNet's loader stops at the first one, so the
-    /// event stream is scanned first to report them all at once; syntax errors are left to the loader.
+    /// Every duplicate key in the document, in file order, reported on their own before anything else
+    /// (a later check would only repeat them). Recursion is bounded by <see cref="YamlTree.MaxDepth"/>;
+    /// a node shared through an alias is visited once.
     /// </summary>
-    private static List<NetworkProblem> DuplicateKeys(string yaml, string file)
+    private static void DuplicateKeys(YamlTreeNode node, string file, List<NetworkProblem> problems, HashSet<YamlTreeNode> seen)
     {
-        var problems = new List<NetworkProblem>();
-        var stack = new Stack<Frame>();
-        void Slot(string? key, Mark start)
+        if (!seen.Add(node)) return;
+        if (node is YamlTreeSequence seq)
+            foreach (var item in seq.Items) DuplicateKeys(item, file, problems, seen);
+        if (node is not YamlTreeMapping map) return;
+        var keys = new HashSet<string>();
+        foreach (var (k, v) in map.Entries)
         {
-            if (stack.Count == 0 || !stack.Peek().IsMapping) return;
-            var top = stack.Peek();
-            if (top.ExpectKey && key is not null && !top.Keys.Add(key))
-                problems.Add(new(new(file, (int)start.Line), null, $"duplicate key '{key}'"));
-            top.ExpectKey = !top.ExpectKey;
+            if (!keys.Add(k.Value)) problems.Add(new(new(file, k.Line), null, $"duplicate key '{k.Value}'"));
+            DuplicateKeys(v, file, problems, seen);
         }
-        try
-        {
-            var parser = new Parser(new StringReader(yaml));
-            while (parser.MoveNext())
-            {
-                switch (parser.Current)
-                {
-                    case YamlDotNet.Core.Events.Scalar sc: Slot(sc.Value, sc.Start); break;
-                    case YamlDotNet.Core.Events.AnchorAlias a: Slot(null, a.Start); break;
-                    case YamlDotNet.Core.Events.MappingStart m: Slot(null, m.Start); stack.Push(new Frame(true)); break;
-                    case YamlDotNet.Core.Events.SequenceStart q: Slot(null, q.Start); stack.Push(new Frame(false)); break;
-                    case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd: stack.Pop(); break;
-                }
-            }
-        }
-        catch (YamlException)
-        {
-            // reported with its line by the loader
-        }
-        return problems;
     }
 
     private sealed class Reader(string file, List<NetworkProblem> problems)
     {
-        private SourceLocation At(YamlNode n) => new(file, (int)n.Start.Line);
+        private SourceLocation At(YamlTreeNode n) => new(file, n.Line);
 
-        private void Problem(YamlNode n, string? layer, string message) => problems.Add(new(At(n), layer, message));
+        private void Problem(YamlTreeNode n, string? layer, string message) => problems.Add(new(At(n), layer, message));
 
-        /// <summary>The mapping's entries with string keys; reports duplicates and keys outside <paramref name="known"/>.</summary>
-        private List<(string Key, YamlNode KeyNode, YamlNode Value)> Entries(YamlMappingNode m, string? layer, string what, string[]? known)
+        /// <summary>The mapping's entries (duplicates were refused before); reports keys outside <paramref name="known"/>.</summary>
+        private List<(string Key, YamlTreeNode KeyNode, YamlTreeNode Value)> Entries(YamlTreeMapping m, string? layer, string what, string[]? known)
         {
-            var result = new List<(string, YamlNode, YamlNode)>();
-            var seen = new HashSet<string>();
-            foreach (var (k, v) in m.Children)
+            var result = new List<(string, YamlTreeNode, YamlTreeNode)>();
+            foreach (var (k, v) in m.Entries)
             {
-                if (k is not YamlScalarNode { Value: { } key })
+                if (known is not null && !known.Contains(k.Value))
                 {
-                    Problem(k, layer, $"{what}: keys must be plain names");
+                    Problem(k, layer, $"{what}: unknown key '{k.Value}' (known: {string.Join(", ", known)})");
                     continue;
                 }
-                if (!seen.Add(key)) { Problem(k, layer, $"{what}: duplicate key '{key}'"); continue; }
-                if (known is not null && !known.Contains(key))
-                {
-                    Problem(k, layer, $"{what}: unknown key '{key}' (known: {string.Join(", ", known)})");
-                    continue;
-                }
-                result.Add((key, k, v));
+                result.Add((k.Value, k, v));
             }
             return result;
         }
 
-        public NetworkSpec Network(YamlMappingNode root)
+        public NetworkSpec Network(YamlTreeMapping root)
         {
             string? name = null, description = null, source = null;
             SpecValue? input = null;
@@ -136,7 +102,7 @@ public static class NetworkSpecReader
                     case "source": source = Text(v, null, key); break;
                     case "input": input = Value(v, null, key); break;
                     case "params":
-                        if (v is YamlMappingNode pm)
+                        if (v is YamlTreeMapping pm)
                         {
                             foreach (var (pk, _, pv) in Entries(pm, null, "params", null))
                                 if (Value(pv, null, pk) is { } sv) pars.Add(new(pk, sv));
@@ -144,7 +110,7 @@ public static class NetworkSpecReader
                         else Problem(v, null, "params: expected a mapping of name: default value");
                         break;
                     case "blocks":
-                        if (v is YamlMappingNode bm)
+                        if (v is YamlTreeMapping bm)
                             foreach (var (bk, bkNode, bv) in Entries(bm, null, "blocks", null)) blocks.Add(Block(bk, bkNode, bv));
                         else Problem(v, null, "blocks: expected a mapping of block name: definition");
                         break;
@@ -152,7 +118,7 @@ public static class NetworkSpecReader
                     case "outputs": outputs = Outputs(v); break;
                 }
             }
-            if (layers is null) problems.Add(new(new(file, (int)root.Start.Line), null, "the network has no 'layers'"));
+            if (layers is null) problems.Add(new(At(root), null, "the network has no 'layers'"));
             return new NetworkSpec
             {
                 File = file,
@@ -167,11 +133,11 @@ public static class NetworkSpecReader
             };
         }
 
-        private BlockSpec Block(string name, YamlNode keyNode, YamlNode v)
+        private BlockSpec Block(string name, YamlTreeNode keyNode, YamlTreeNode v)
         {
             var pars = new List<KeyValuePair<string, SpecValue?>>();
             List<LayerSpec>? layers = null;
-            if (v is not YamlMappingNode m)
+            if (v is not YamlTreeMapping m)
             {
                 Problem(v, null, $"block '{name}': expected a mapping with 'params' and 'layers'");
                 return new(name, pars, [], At(keyNode));
@@ -181,14 +147,14 @@ public static class NetworkSpecReader
                 if (key == "layers") { layers = Layers(bv, null); continue; }
                 switch (bv)
                 {
-                    case YamlSequenceNode seq:
-                        foreach (var item in seq.Children)
-                            if (item is YamlScalarNode { Value: { Length: > 0 } p }) pars.Add(new(p, null));
+                    case YamlTreeSequence seq:
+                        foreach (var item in seq.Items)
+                            if (item is YamlTreeScalar { Value.Length: > 0 } p) pars.Add(new(p.Value, null));
                             else Problem(item, null, $"block '{name}': parameter names must be plain names");
                         break;
-                    case YamlMappingNode pm:
+                    case YamlTreeMapping pm:
                         foreach (var (pk, _, pv) in Entries(pm, null, $"block '{name}' params", null))
-                            pars.Add(new(pk, pv is YamlScalarNode { Value: null or "" or "null" or "~" } ? null : Value(pv, null, pk)));
+                            pars.Add(new(pk, pv is YamlTreeScalar { Value: "" or "null" or "~" } ? null : Value(pv, null, pk)));
                         break;
                     default:
                         Problem(bv, null, $"block '{name}': params must be a list of names or a mapping of name: default");
@@ -199,26 +165,26 @@ public static class NetworkSpecReader
             return new(name, pars, layers ?? [], At(keyNode));
         }
 
-        private List<LayerSpec> Layers(YamlNode v, string? parent)
+        private List<LayerSpec> Layers(YamlTreeNode v, string? parent)
         {
             var result = new List<LayerSpec>();
-            if (v is not YamlSequenceNode seq)
+            if (v is not YamlTreeSequence seq)
             {
                 Problem(v, parent, "'layers' must be a list");
                 return result;
             }
-            foreach (var item in seq.Children)
+            foreach (var item in seq.Items)
             {
-                if (item is YamlMappingNode m) result.Add(Layer(m));
+                if (item is YamlTreeMapping m) result.Add(Layer(m));
                 else Problem(item, parent, "each layer must be a mapping with a 'type' or a 'block'");
             }
             return result;
         }
 
-        private LayerSpec Layer(YamlMappingNode m)
+        private LayerSpec Layer(YamlTreeMapping m)
         {
-            string? name = (m.Children.TryGetValue(new YamlScalarNode("name"), out var nn) && nn is YamlScalarNode ns) ? ns.Value : null;
-            string label = name ?? $"(unnamed, line {m.Start.Line})";
+            string? name = m.Entries.FirstOrDefault(e => e.Key.Value == "name").Value is YamlTreeScalar ns ? ns.Value : null;
+            string label = name ?? $"(unnamed, line {m.Line})";
             string? type = null, block = null;
             IReadOnlyList<SpecValue>? inputs = null;
             SpecValue? repeat = null, when = null;
@@ -239,7 +205,7 @@ public static class NetworkSpecReader
                     case "repeat": repeat = Value(v, label, key); break;
                     case "when": when = Value(v, label, key); break;
                     case "args":
-                        if (v is YamlMappingNode am)
+                        if (v is YamlTreeMapping am)
                         {
                             foreach (var (ak, _, av) in Entries(am, label, "args", null))
                                 if (Value(av, label, ak) is { } sv) args.Add(new(ak, sv));
@@ -275,18 +241,18 @@ public static class NetworkSpecReader
             };
         }
 
-        private List<OutputSpec> Outputs(YamlNode v)
+        private List<OutputSpec> Outputs(YamlTreeNode v)
         {
             var result = new List<OutputSpec>();
-            if (v is not YamlSequenceNode seq)
+            if (v is not YamlTreeSequence seq)
             {
                 Problem(v, null, "'outputs' must be a list of layer names or {layer, weight} mappings, main head first");
                 return result;
             }
-            foreach (var item in seq.Children)
+            foreach (var item in seq.Items)
             {
-                if (item is YamlScalarNode { Value: { } s }) { result.Add(new(s, 1, At(item))); continue; }
-                if (item is not YamlMappingNode m) { Problem(item, null, "an output is a layer name or {layer, weight}"); continue; }
+                if (item is YamlTreeScalar s) { result.Add(new(s.Value, 1, At(item))); continue; }
+                if (item is not YamlTreeMapping m) { Problem(item, null, "an output is a layer name or {layer, weight}"); continue; }
                 string? layer = null;
                 double weight = 1;
                 foreach (var (key, _, ov) in Entries(m, null, "output", OutputKeys))
@@ -304,22 +270,22 @@ public static class NetworkSpecReader
             return result;
         }
 
-        private string? Text(YamlNode v, string? layer, string key)
+        private string? Text(YamlTreeNode v, string? layer, string key)
         {
-            if (v is YamlScalarNode { Value: { } s }) return s;
-            Problem(v, layer, $"'{key}' must be a single value, got a {(v is YamlSequenceNode ? "list" : "mapping")}");
+            if (v is YamlTreeScalar s) return s.Value;
+            Problem(v, layer, $"'{key}' must be a single value, got a {(v is YamlTreeSequence ? "list" : "mapping")}");
             return null;
         }
 
-        private SpecValue? Value(YamlNode v, string? layer, string key)
+        private SpecValue? Value(YamlTreeNode v, string? layer, string key)
         {
             switch (v)
             {
-                case YamlScalarNode s:
-                    return SpecValue.Scalar(s.Value ?? "", At(s));
-                case YamlSequenceNode seq:
+                case YamlTreeScalar s:
+                    return SpecValue.Scalar(s.Value, At(s));
+                case YamlTreeSequence seq:
                     var items = new List<SpecValue>();
-                    foreach (var c in seq.Children)
+                    foreach (var c in seq.Items)
                         if (Value(c, layer, key) is { } cv) items.Add(cv);
                     return new SpecValue(null, items, At(seq));
                 default:

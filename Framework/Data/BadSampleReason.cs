@@ -3,7 +3,7 @@ namespace Kiln.Data;
 /// <summary>Why a sample was skipped. Each is counted separately in <see cref="DataHealth"/>.</summary>
 public enum BadSampleReason
 {
-    /// <summary>The decoder rejected the bytes (zero bytes, random bytes, unknown format, decoder error).</summary>
+    /// <summary>The decoder rejected the bytes (zero bytes, random bytes, unknown format, decoder error, a JPEG variant it cannot decode such as 12-bit).</summary>
     CorruptImage,
     /// <summary>The image ended early ("premature end of data").</summary>
     TruncatedImage,

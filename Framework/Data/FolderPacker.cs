@@ -125,6 +125,7 @@ public static class FolderPacker
         catch (IOException e) { return (null, null, $"unreadable: {e.Message}"); }
         catch (UnauthorizedAccessException e) { return (null, null, $"unreadable: {e.Message}"); }
 
+        if (JpegHeader.Unsupported(bytes) is { } unsupported) return (null, null, unsupported);
         using var bitmap = DecodeChecked(bytes, out string? why);
         if (bitmap is null) return (null, null, why);
         bool jpeg = JpegHeader.TryReadFrame(bytes, out _, out _, out int components);

@@ -37,6 +37,18 @@ namespace Kiln.Data;
 /// decode. Two guards: decoders are told the buffer is zero-initialised, so Skia does not fill (we
 /// never use the pixels of an incomplete image), and the region path is taken only for a JPEG that
 /// ends with its EOI marker; a truncated one goes through the whole-image decoder and is reported.
+///
+/// Note [JPEG variants]: progressive and arithmetic-coded JPEGs decode on both paths, to the same pixels as the
+/// baseline file with the same coefficients. JPEGs libjpeg-turbo cannot decode (12-bit samples, lossless,
+/// hierarchical) are refused from the frame header as <see cref="BadSampleReason.CorruptImage"/> with the reason
+/// (<see cref="JpegHeader.Unsupported"/>) before either decoder runs. Without that check SkiaSharp reported a 12-bit
+/// JPEG as a truncated image. Tests: Tests/Data/JpegVariantTests, on fixtures in Tests/Data/Fixtures.
+///
+/// Note [EXIF orientation]: the EXIF Orientation tag is ignored: pixels are used in the order they are stored,
+/// as PIL's <c>Image.open</c> and torchvision's <c>decode_jpeg</c> (whose <c>apply_exif_orientation</c> is off by
+/// default) do in the reference ImageNet pipelines whose accuracies we compare against. Neither SkiaSharp's
+/// <c>SKCodec</c> nor TurboJPEG applies the tag, so both paths agree; rotating here would change those images
+/// relative to every published ImageNet result.
 /// </summary>
 public sealed class ImageDecoder : IDisposable
 {
@@ -101,6 +113,7 @@ public sealed class ImageDecoder : IDisposable
     {
         if (bytes.Length == 0) return DecodeResult.Bad(BadSampleReason.CorruptImage, "image member is empty (0 bytes)");
         if (dst.Length < t.SampleElements) throw new ArgumentException($"output needs {t.SampleElements} floats, got {dst.Length}");
+        if (JpegHeader.Unsupported(bytes) is { } unsupported) return DecodeResult.Bad(BadSampleReason.CorruptImage, unsupported);
         if (_turbo is not null && JpegHeader.IsJpeg(bytes))
         {
             var start = random;

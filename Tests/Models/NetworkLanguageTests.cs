@@ -254,4 +254,65 @@ public sealed class NetworkLanguageTests
         Assert.StartsWith("net.yaml:", e.Message);
         Assert.Contains("YAML", e.Message);
     }
+
+    /// <summary>Writes <paramref name="yaml"/> to a temporary network file and plans it through the zoo, as `model.name: file.yaml` does.</summary>
+    private static NetworkDefinitionException FailsFromFile(string yaml, out string path)
+    {
+        path = Path.Combine(Path.GetTempPath(), $"kiln-net-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, yaml);
+        try
+        {
+            string file = path;
+            return Assert.Throws<NetworkDefinitionException>(() => ModelZoo.Plan(file));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Error_DeepNesting_IsRefusedNamingTheFileLineAndColumn()
+    {
+        // CF-5: 100,000 unclosed '[' must give an error, not a StackOverflow that kills the process.
+        var e = FailsFromFile(Header + "layers: " + new string('[', 100_000) + "\n", out string path);
+        var p = Assert.Single(e.Problems);
+        Assert.Equal(path, p.Where.File);
+        Assert.Equal(3, p.Where.Line);
+        Assert.True(p.Where.Column > 0);
+        Assert.Contains($"nesting deeper than {YamlTree.MaxDepth} levels is refused", p.Message);
+        Assert.StartsWith($"{path}:3:{p.Where.Column}: ", e.Message);
+    }
+
+    [Fact]
+    public void Error_AliasBomb_IsRefusedNamingTheFile()
+    {
+        // CF-6: 10 levels of 10 aliases each would expand to 10^10 scalars.
+        var lines = new List<string> { "name: t", "input: [3, 8, 8]", "params:", "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]" };
+        for (int i = 1; i < 10; i++)
+            lines.Add($"  a{i}: &a{i} [" + string.Join(", ", Enumerable.Repeat($"*a{i - 1}", 10)) + "]");
+        lines.Add("layers:\n  - {name: fc, type: linear, out: 2}");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var e = FailsFromFile(string.Join("\n", lines), out string path);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+        var p = Assert.Single(e.Problems);
+        Assert.Equal(path, p.Where.File);
+        Assert.True(p.Where.Line is >= 5 and <= 13, $"line {p.Where.Line}");
+        Assert.Contains("alias bomb", p.Message);
+        Assert.StartsWith($"{path}:{p.Where.Line}:{p.Where.Column}: ", e.Message);
+    }
+
+    [Fact]
+    public void Aliases_WithinLimits_StillWork()
+    {
+        var plan = Plan(Header + """
+            layers:
+              - name: c1
+                type: conv
+                out: &width 4
+                kernel: 3
+              - {name: c2, type: conv, kernel: 3, out: *width }
+            """);
+        Assert.Equal((4 * 3 * 9 + 4) + (4 * 4 * 9 + 4), plan.ParameterCount);
+    }
 }

