@@ -106,6 +106,29 @@ public sealed class DenseEvaluationTests
         AssertClose(wide.Forward(big).ToArray<float>(), dense.ToArray<float>());
     }
 
+    [Theory]
+    [InlineData("alexnet", 6)]      // classifier.1 reads the (256, 6, 6) map: a 6x6 convolution
+    [InlineData("nin", 1)]          // global pool, then flatten: already convolutional
+    [InlineData("googlenet", 1)]    // global pool, dropout, fc; the auxiliary heads do not run
+    public void ForwardDense_ZooNetworks_EqualForwardAtThePlannedSize_ScoreMapsOnWiderImages(string name, int kernel)
+    {
+        RandomGenerator.Global.ManualSeed(6);
+        using var net = ModelZoo.Create(name);
+        net.Eval();
+        using var scope = TensorScope.Begin();
+        var x = ModelZooTests.RandomInput(1, net.Plan.InputShape, 15);
+        AssertClose(net.Forward(x).ToArray<float>(), net.ForwardDense(x).ToArray<float>(), 1e-4);
+        var wide = ModelZooTests.RandomInput(1, [3, 224, 288], 16);      // 64 more columns: 2 more positions at stride 32
+        Tensor? map = null;
+        int head = net.Plan.Heads[0].LayerIndex;
+        net.AfterLayer = (i, y) => { if (i == head) map = y; };
+        var dense = net.ForwardDense(wide);
+        Assert.Equal([1, 1000], dense.Shape.ToArray());
+        Assert.Equal(1000, map!.Size(1));
+        Assert.Equal(kernel == 1 ? [1, 1] : new[] { 1, 3 }, new[] { map.Size(2), map.Size(3) });
+        Assert.All(dense.ToArray<float>(), v => Assert.True(float.IsFinite(v)));
+    }
+
     [Fact]
     public void ForwardDense_ImageSmallerThanTheFcWindow_SaysWhichLayer()
     {
