@@ -123,19 +123,23 @@ public static class RunBuilder
     };
 
     public static LoaderOptions EvalLoader(RunConfig config, string shards, int channels, EvalProtocol protocol, int? batchSize = null,
-        Action<DataEvent>? onEvent = null, int[]? scales = null) => new()
+        Action<DataEvent>? onEvent = null, int[]? scales = null)
     {
-        Shards = shards,
-        Mode = LoaderMode.Eval,
-        BatchSize = protocol == EvalProtocol.Dense ? Math.Min(DenseBatchLimit, batchSize ?? config.Data.BatchSize) : batchSize ?? config.Data.BatchSize,
-        NumClasses = config.Model.NumClasses,
-        Seed = config.Training.Seed,
-        Workers = Math.Max(1, config.Data.Workers),
-        DropLast = false,
-        Transform = EvalTransform(config, channels, protocol, scales),
-        MaxBadFraction = config.Data.MaxBadFraction,
-        OnEvent = onEvent,
-    };
+        int batch = batchSize ?? config.Data.BatchSize;
+        return new()
+        {
+            Shards = shards,
+            Mode = LoaderMode.Eval,
+            BatchSize = protocol == EvalProtocol.Dense ? Math.Min(DenseBatchLimit, batch) : batch,
+            NumClasses = config.Model.NumClasses,
+            Seed = config.Training.Seed,
+            Workers = Math.Max(1, config.Data.Workers),
+            DropLast = false,
+            Transform = EvalTransform(config, channels, protocol, scales),
+            MaxBadFraction = config.Data.MaxBadFraction,
+            OnEvent = onEvent,
+        };
+    }
 
     /// <summary>
     /// SGD parameter groups from optimizer.param_groups: each parameter joins the first group whose
