@@ -81,8 +81,8 @@ public static class EvalCommand
                     || !m.Config.Data.Normalize.Mean.SequenceEqual(first.Data.Normalize.Mean) || !m.Config.Data.Normalize.Std.SequenceEqual(first.Data.Normalize.Std))
                     throw new ArgumentException($"ensemble member '{m.Path}' differs from '{members[0].Path}' in image size, classes or normalisation; members must share an input pipeline");
             var config0 = o.Workers is int w ? first with { Data = first.Data with { Workers = w } } : first;
-            if (scales?.FirstOrDefault(q => q < first.Data.ImageSize) is int small and > 0)
-                throw new RunStopException(ExitCodes.ConfigError, $"--scales: {small} is smaller than the network's input size {first.Data.ImageSize} (data.image_size); each scale must be at least that");
+            if (scales is not null && scales.Min() < first.Data.ImageSize)
+                throw new RunStopException(ExitCodes.ConfigError, $"--scales: {scales.Min()} is smaller than the network's input size {first.Data.ImageSize} (data.image_size); each scale must be at least that");
             var loader = new DataLoader(RunBuilder.EvalLoader(config0, o.Data, members[0].Net.Plan.InputShape[0], protocol, o.BatchSize, scales: scales));
             var evaluator = new Evaluator(first.Model.NumClasses);
             var device = Kiln.Core.Device.Parse(o.Device ?? first.Training.Device);
