@@ -19,6 +19,22 @@ public sealed record RunConfig : IValidatable
             yield return ("training", "set training.epochs or training.iterations");
         if (Training.Epochs is not null && Training.Iterations is not null)
             yield return ("training", "set only one of training.epochs and training.iterations");
+        if (Training.EvalScales.Any(q => q < Data.ImageSize))
+            yield return ("training.eval_scales", $"every scale must be ≥ data.image_size ({Data.ImageSize}): the network's input is cut from the resized image, got [{string.Join(", ", Training.EvalScales)}]");
+    }
+
+    /// <summary>
+    /// The shorter sides Q of multi-scale and dense evaluation: training.eval_scales, or when empty VGG's choice
+    /// (Simonyan &amp; Zisserman, section 4.2): with scale jitter S ∈ [min, max], Q = {min, (min + max)/2, max};
+    /// otherwise Q = {S − 32, S, S + 32} around S = data.resize_size, leaving out values below data.image_size.
+    /// </summary>
+    public int[] EvalScales()
+    {
+        if (Training.EvalScales.Count > 0) return [.. Training.EvalScales];
+        var a = Data.Augment;
+        if (a.Preset == AugmentPreset.ScaleJitter) return new[] { a.ScaleMin, (a.ScaleMin + a.ScaleMax) / 2, a.ScaleMax }.Distinct().ToArray();
+        int s = Data.ResizeSize;
+        return new[] { s - 32, s, s + 32 }.Where(q => q >= Data.ImageSize).ToArray();
     }
 }
 
@@ -227,6 +243,8 @@ public sealed record TrainingConfig : IValidatable
     /// <summary>Evaluate every this many epochs (or iterations when training by iterations).</summary>
     public int EvalEvery { get; init; } = 1;
     public EvalProtocol EvalProtocol { get; init; } = EvalProtocol.Center;
+    /// <summary>Shorter sides Q for eval_protocol multi_scale and dense (VGG: [256, 384, 512]); empty: derived, see RunConfig.EvalScales.</summary>
+    public List<int> EvalScales { get; init; } = [];
     public int CheckpointEvery { get; init; } = 1;
     /// <summary>Also checkpoint every this many optimizer steps (mid-epoch); null: only at checkpoint_every.</summary>
     public int? CheckpointEverySteps { get; init; }
@@ -250,6 +268,9 @@ public sealed record TrainingConfig : IValidatable
         if (LabelSmoothing is < 0 or >= 1) yield return ("label_smoothing", $"must be in [0, 1), got {LabelSmoothing}");
         if (EmaDecay is <= 0 or >= 1) yield return ("ema_decay", $"must be in (0, 1), got {EmaDecay}");
         if (EvalEvery < 1) yield return ("eval_every", $"must be at least 1, got {EvalEvery}");
+        if (EvalScales.Count > 8) yield return ("eval_scales", $"at most 8 scales, got {EvalScales.Count}");
+        if (EvalScales.Any(q => q is < 1 or > 4096)) yield return ("eval_scales", $"scales are shorter sides in pixels, each in [1, 4096], got [{string.Join(", ", EvalScales)}]");
+        if (EvalScales.Distinct().Count() != EvalScales.Count) yield return ("eval_scales", $"scales must not repeat, got [{string.Join(", ", EvalScales)}]");
         if (CheckpointEvery < 1) yield return ("checkpoint_every", $"must be at least 1, got {CheckpointEvery}");
         if (CheckpointEverySteps is < 1) yield return ("checkpoint_every_steps", $"must be at least 1, got {CheckpointEverySteps}");
         if (MaxConsecutiveSkips < 1) yield return ("max_consecutive_skips", $"must be at least 1, got {MaxConsecutiveSkips}");

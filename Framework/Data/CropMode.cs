@@ -15,6 +15,13 @@ public enum CropMode
     TenCrop,
     /// <summary>Evaluation (AlexNet/Caffe): warp to Resize × Resize, centre output-sized crop.</summary>
     ResizeCenterCrop,
-    /// <summary>The whole image resized to the output (MNIST, dense evaluation).</summary>
+    /// <summary>The whole image resized to the output (MNIST).</summary>
     Full,
+    /// <summary>Evaluation (VGG, ResNet): at each shorter side Q of Scales, the centre output-sized crop and its mirror image (2 views per scale).</summary>
+    MultiScale,
+    /// <summary>
+    /// Evaluation (VGG dense, ResNet fully convolutional): at each shorter side Q of Scales, the whole image (longer side
+    /// in proportion, at most DenseMaxAspect·Q) and its mirror image; views are not square and differ between images.
+    /// </summary>
+    Dense,
 }

@@ -194,6 +194,7 @@ public sealed class DataLoader
                 _samplePool.Enqueue(item.Pixels!);
                 batch.Labels[n] = item.Label;
                 batch.Keys[n] = item.Key;
+                batch.ImageSizes[n] = item.Size;
                 batch.Count = n + 1;
                 if (batch.Count == batchSize)
                 {
@@ -254,7 +255,7 @@ public sealed class DataLoader
         }
         var t = Options.Transform;
         var data = GC.AllocateUninitializedArray<float>(Options.BatchSize * SampleElements, pinned: true);
-        return new HostBatch(data, Options.BatchSize, t.Views, t.Channels, t.OutputSize, b => { if (_batchPool.Count < 4) _batchPool.Enqueue(b); });
+        return new HostBatch(data, Options.BatchSize, t.Views, t.Channels, t.OutputSize, b => { if (_batchPool.Count < 4) _batchPool.Enqueue(b); }, t);
     }
 
     private void ReaderLoop(int epoch, long start, Reorder reorder, ChannelWriter<(long, RawSample)> writer, CancellationToken ct)
@@ -336,7 +337,7 @@ public sealed class DataLoader
                         result = DecodeResult.Bad(BadSampleReason.CorruptImage, $"decoder threw {e.GetType().Name}: {e.Message}");
                     }
                     if (result.Success)
-                        reorder.Put(index, new Decoded(raw.Shard, raw.Key, raw.Label, pixels, null, ""));
+                        reorder.Put(index, new Decoded(raw.Shard, raw.Key, raw.Label, pixels, null, "", decoder.LastImageSize));
                     else
                     {
                         _samplePool.Enqueue(pixels);
@@ -415,7 +416,7 @@ public sealed class DataLoader
     }
 
     /// <summary>A decoded sample, or a bad one.</summary>
-    private sealed record Decoded(string Shard, string Key, int Label, float[]? Pixels, BadSampleReason? Fault, string Detail);
+    private sealed record Decoded(string Shard, string Key, int Label, float[]? Pixels, BadSampleReason? Fault, string Detail, (int Width, int Height) Size = default);
 
     /// <summary>Puts decoded samples back in index order; bounds the samples in flight to the window.</summary>
     private sealed class Reorder(int window, long start)

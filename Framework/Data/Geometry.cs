@@ -48,6 +48,16 @@ public static class Geometry
             case CropMode.Full:
                 box = new CropBox(0, 0, width, height, false);
                 break;
+            case CropMode.MultiScale:
+                MultiScale(width, height, t.Scales, s, views);
+                return 2 * t.Scales.Length;
+            case CropMode.Dense:
+                for (int k = 0; k < t.Scales.Length; k++)
+                {
+                    views[2 * k] = DenseView(width, height, t.Scales[k], t.DenseMaxAspect).Box;
+                    views[2 * k + 1] = views[2 * k] with { Flip = true };
+                }
+                return 2 * t.Scales.Length;
             default:
                 throw new ArgumentOutOfRangeException(nameof(t), $"unknown crop mode {t.Mode}");
         }
@@ -110,6 +120,34 @@ public static class Geometry
         views[3] = new CropBox((rw - size) / f, (rh - size) / f, s, s, false);
         views[4] = CenterOfResized(width, height, shorter, size);
         for (int i = 0; i < 5; i++) views[5 + i] = views[i] with { Flip = true };
+    }
+
+    /// <summary>Two views per scale, scale by scale: the centre <paramref name="size"/> crop of the image resized to shorter side Q, then its mirror image.</summary>
+    public static void MultiScale(int width, int height, ReadOnlySpan<int> scales, int size, Span<CropBox> views)
+    {
+        for (int k = 0; k < scales.Length; k++)
+        {
+            views[2 * k] = CenterOfResized(width, height, scales[k], size);
+            views[2 * k + 1] = views[2 * k] with { Flip = true };
+        }
+    }
+
+    /// <summary>
+    /// Dense evaluation at shorter side <paramref name="scale"/>: the output size (the shorter side Q, the longer in
+    /// proportion, rounded, but at most ⌊<paramref name="maxAspect"/>·Q⌋) and the box of the source it shows: the whole
+    /// image, or when the longer side was capped its centre part of that aspect.
+    /// </summary>
+    public static (CropBox Box, int Width, int Height) DenseView(int width, int height, int scale, double maxAspect)
+    {
+        int shorter = Math.Min(width, height), longer = Math.Max(width, height);
+        double f = (double)scale / shorter;
+        int cap = (int)(scale * maxAspect);
+        int outLong = Math.Clamp((int)Math.Round(longer * f, MidpointRounding.ToEven), scale, cap);
+        double boxLong = longer * f > cap ? outLong / f : longer;
+        double offset = (longer - boxLong) / 2;
+        return width >= height
+            ? (new CropBox(offset, 0, boxLong, height, false), outLong, scale)
+            : (new CropBox(0, offset, width, boxLong, false), scale, outLong);
     }
 
     /// <summary>Resized dimensions with the shorter side = <paramref name="shorter"/>, and the scale factor.</summary>

@@ -2,7 +2,8 @@ namespace Kiln.Data;
 
 /// <summary>
 /// A batch on the host: contiguous float32 (N·V, C, H, W) pixels, where V is the views per sample
-/// (10 for ten-crop, else 1), labels and keys per sample. The pixel array is pinned (allocated with
+/// (10 for ten-crop, 2 per scale for multi-scale, else 1), labels and keys per sample. A dense batch
+/// (<see cref="IsDense"/>) holds images of different sizes instead: see <see cref="DenseViews"/>. The pixel array is pinned (allocated with
 /// <c>GC.AllocateArray(pinned: true)</c>) so a backend can register it for DMA. Dispose returns it to the
 /// loader's pool; an undisposed batch is simply collected.
 /// </summary>
@@ -10,11 +11,13 @@ public sealed class HostBatch : IDisposable
 {
     private readonly Action<HostBatch>? _return;
 
-    internal HostBatch(float[] data, int capacity, int views, int channels, int size, Action<HostBatch>? returnToPool)
+    internal HostBatch(float[] data, int capacity, int views, int channels, int size, Action<HostBatch>? returnToPool, TransformOptions? transform = null)
     {
         Data = data;
         Labels = new int[capacity];
         Keys = new string[capacity];
+        ImageSizes = new (int, int)[capacity];
+        Transform = transform;
         Views = views;
         Channels = channels;
         Height = Width = size;
@@ -27,6 +30,12 @@ public sealed class HostBatch : IDisposable
     public int[] Labels { get; }
     /// <summary>Sample key per sample, for logging (length ≥ Count).</summary>
     public string[] Keys { get; }
+    /// <summary>Width and height of each sample's source image (length ≥ Count).</summary>
+    public (int Width, int Height)[] ImageSizes { get; }
+    /// <summary>The transform that made the pixels (null for a batch made by hand).</summary>
+    public TransformOptions? Transform { get; }
+    /// <summary>Dense evaluation: every sample has its own view sizes, and <see cref="Pixels"/>/<see cref="Shape"/> do not apply.</summary>
+    public bool IsDense => Transform?.Mode == CropMode.Dense;
     /// <summary>Samples in this batch; the last batch of an evaluation epoch may be short.</summary>
     public int Count { get; internal set; }
     public int Views { get; }
@@ -43,6 +52,27 @@ public sealed class HostBatch : IDisposable
 
     /// <summary>The shape of <see cref="Pixels"/>: (Count·Views, C, H, W).</summary>
     public int[] Shape => [Count * Views, Channels, Height, Width];
+
+    /// <summary>
+    /// A dense batch's sample <paramref name="i"/>: per scale, the offset into <see cref="Data"/> and the shape
+    /// (2, C, h, w) of the image at that scale and its mirror image (sizes from <see cref="Geometry.DenseView"/>).
+    /// </summary>
+    public IReadOnlyList<(int Offset, int[] Shape)> DenseViews(int i)
+    {
+        if (!IsDense) throw new InvalidOperationException("DenseViews: not a dense batch");
+        if ((uint)i >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(i), $"sample {i} of a batch of {Count}");
+        var t = Transform!;
+        var (width, height) = ImageSizes[i];
+        var views = new List<(int, int[])>(t.Scales.Length);
+        int offset = i * t.SampleElements;
+        foreach (int q in t.Scales)
+        {
+            var v = Geometry.DenseView(width, height, q, t.DenseMaxAspect);
+            views.Add((offset, [2, Channels, v.Height, v.Width]));
+            offset += 2 * Channels * v.Height * v.Width;
+        }
+        return views;
+    }
 
     public void Dispose() => _return?.Invoke(this);
 }

@@ -54,7 +54,8 @@ public sealed class ImageDecoder : IDisposable
 {
     private byte[] _pixels = [];
     private byte[] _reduced = [];
-    private readonly CropBox[] _views = new CropBox[10];
+    private CropBox[] _views = new CropBox[10];
+    private int[] _outWidth = new int[10], _outHeight = new int[10];
     private readonly float[] _scale = new float[3], _bias = new float[3], _light = new float[3], _matrix = new float[9];
     private readonly double[] _jitterM = new double[9], _jitterT = new double[3], _meanRgb = new double[3];
     private readonly int[] _sourceChannel = new int[3];
@@ -86,6 +87,9 @@ public sealed class ImageDecoder : IDisposable
 
     /// <summary>Pixels the last <see cref="Decode"/> asked the codec for (width × height of the decoded region); for tests and benchmarks.</summary>
     internal long LastDecodedPixels { get; private set; }
+
+    /// <summary>Width and height of the last image whose views were planned (what dense evaluation's view sizes follow).</summary>
+    public (int Width, int Height) LastImageSize { get; private set; }
 
     /// <summary>The library that produced the last successful decode's pixels; for tests.</summary>
     internal JpegDecoder LastDecoder { get; private set; }
@@ -131,20 +135,35 @@ public sealed class ImageDecoder : IDisposable
                 $"declared size {width}x{height} exceeds the limit ({Limits.MaxPixels} pixels, {Limits.MaxSide} per side)")
             : DecodeResult.Ok;
 
-    /// <summary>Plans the views and draws the lighting (the random draws before decoding); returns the boxes' union and smallest size.</summary>
+    /// <summary>
+    /// Plans the views and their output sizes and draws the lighting (the random draws before decoding); returns the
+    /// boxes' union and smallest size, measured as if every output were OutputSize square (so a box is large enough
+    /// at a decode scale when minW and minH scaled are at least OutputSize).
+    /// </summary>
     private int PlanViews(TransformOptions t, int width, int height, ref SampleRandom random,
         out double ux0, out double uy0, out double ux1, out double uy1, out double minW, out double minH)
     {
+        if (_views.Length < t.Views) (_views, _outWidth, _outHeight) = (new CropBox[t.Views], new int[t.Views], new int[t.Views]);
         int viewCount = Geometry.Plan(t, width, height, ref random, _views);
         if (t.LightingStd > 0) PcaLighting.Sample(ref random, t.LightingStd, _light);
         else Array.Clear(_light);
+        int s = t.OutputSize;
         ux0 = uy0 = minW = minH = double.MaxValue;
         ux1 = uy1 = 0;
-        foreach (var v in _views.AsSpan(0, viewCount))
+        for (int i = 0; i < viewCount; i++)
         {
+            var v = _views[i];
+            if (t.Mode == CropMode.Dense)
+            {
+                var dense = Geometry.DenseView(width, height, t.Scales[i / 2], t.DenseMaxAspect);
+                (_outWidth[i], _outHeight[i]) = (dense.Width, dense.Height);
+            }
+            else (_outWidth[i], _outHeight[i]) = (s, s);
             ux0 = Math.Min(ux0, v.X); uy0 = Math.Min(uy0, v.Y); ux1 = Math.Max(ux1, v.Right); uy1 = Math.Max(uy1, v.Bottom);
-            minW = Math.Min(minW, v.Width); minH = Math.Min(minH, v.Height);
+            minW = Math.Min(minW, _outWidth[i] == s ? v.Width : v.Width * s / _outWidth[i]);
+            minH = Math.Min(minH, _outHeight[i] == s ? v.Height : v.Height * s / _outHeight[i]);
         }
+        LastImageSize = (width, height);
         return viewCount;
     }
 
@@ -259,7 +278,8 @@ public sealed class ImageDecoder : IDisposable
 
         // Antialias a large remaining downscale with a box filter first.
         double remaining = double.MaxValue;
-        foreach (var v in views) remaining = Math.Min(remaining, Math.Min(v.Width * fx, v.Height * fy) / t.OutputSize);
+        for (int i = 0; i < views.Length; i++)
+            remaining = Math.Min(remaining, Math.Min(views[i].Width * fx / _outWidth[i], views[i].Height * fy / _outHeight[i]));
         double reduce = 1;
         if (remaining >= 2)
         {
@@ -282,16 +302,18 @@ public sealed class ImageDecoder : IDisposable
         {
             SetNormalisation(t);
         }
-        int viewElements = t.Channels * t.OutputSize * t.OutputSize;
+        int offset = 0;
         for (int i = 0; i < views.Length; i++)
         {
             var v = views[i];
             var box = new CropBox((v.X * fx - rx0) / reduce, (v.Y * fy - ry0) / reduce, v.Width * fx / reduce, v.Height * fy / reduce, v.Flip);
-            var view = dst.Slice(i * viewElements, viewElements);
+            int ow = _outWidth[i], oh = _outHeight[i], viewElements = t.Channels * ow * oh;
+            var view = dst.Slice(offset, viewElements);   // (C, oh, ow); views follow each other without gaps
+            offset += viewElements;
             if (t.HasColorJitter)
-                Resampler.ResampleToChwAffine(region, rw, rh, stride, box, t.OutputSize, t.Channels, _matrix, _bias, view);
+                Resampler.ResampleToChwAffine(region, rw, rh, stride, box, ow, oh, t.Channels, _matrix, _bias, view);
             else
-                Resampler.ResampleToChw(region, rw, rh, stride, box, t.OutputSize, t.Channels, _sourceChannel, _scale, _bias, view);
+                Resampler.ResampleToChw(region, rw, rh, stride, box, ow, oh, t.Channels, _sourceChannel, _scale, _bias, view);
         }
     }
 

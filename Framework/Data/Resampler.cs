@@ -24,46 +24,56 @@ public static class Resampler
     /// </summary>
     public static void ResampleToChw(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
         int channels, ReadOnlySpan<int> sourceChannel, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> dst) =>
-        Resample(src, width, height, strideBytes, box, outSize, channels, sourceChannel, scale, default, bias, dst);
+        Resample(src, width, height, strideBytes, box, outSize, outSize, channels, sourceChannel, scale, default, bias, dst);
+
+    /// <summary>The same resample to a non-square output: (C, outHeight, outWidth) (dense evaluation's whole images).</summary>
+    public static void ResampleToChw(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outWidth, int outHeight,
+        int channels, ReadOnlySpan<int> sourceChannel, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> dst) =>
+        Resample(src, width, height, strideBytes, box, outWidth, outHeight, channels, sourceChannel, scale, default, bias, dst);
 
     /// <summary>
-    /// As <see cref="ResampleToChw"/>, but each output channel is an affine mix of the source RGB:
+    /// As ResampleToChw, but each output channel is an affine mix of the source RGB:
     /// <c>out[c] = Σ_k matrix[3c + k]·p[k] + bias[c]</c> (colour jitter and normalisation folded together).
     /// </summary>
     public static void ResampleToChwAffine(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
+        int channels, ReadOnlySpan<float> matrix, ReadOnlySpan<float> bias, Span<float> dst) =>
+        ResampleToChwAffine(src, width, height, strideBytes, box, outSize, outSize, channels, matrix, bias, dst);
+
+    /// <summary>The affine resample to a non-square output: (C, outHeight, outWidth).</summary>
+    public static void ResampleToChwAffine(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outWidth, int outHeight,
         int channels, ReadOnlySpan<float> matrix, ReadOnlySpan<float> bias, Span<float> dst)
     {
         if (matrix.Length < 3 * channels) throw new ArgumentException($"affine resample needs {3 * channels} matrix entries, got {matrix.Length}");
-        Resample(src, width, height, strideBytes, box, outSize, channels, default, default, matrix, bias, dst);
+        Resample(src, width, height, strideBytes, box, outWidth, outHeight, channels, default, default, matrix, bias, dst);
     }
 
-    private static void Resample(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outSize,
+    private static void Resample(ReadOnlySpan<byte> src, int width, int height, int strideBytes, CropBox box, int outWidth, int outHeight,
         int channels, ReadOnlySpan<int> sourceChannel, ReadOnlySpan<float> scale, ReadOnlySpan<float> matrix, ReadOnlySpan<float> bias, Span<float> dst)
     {
-        int plane = outSize * outSize;
+        int plane = outWidth * outHeight;
         if (dst.Length < channels * plane) throw new ArgumentException($"output needs {channels * plane} floats, got {dst.Length}");
         if ((long)strideBytes * (height - 1) + 4L * width > src.Length)
             throw new ArgumentException($"source {width}x{height} with stride {strideBytes} needs more than {src.Length} bytes");
         if (channels is not (1 or 3)) throw new ArgumentException($"channels must be 1 or 3, got {channels}");
 
-        int[] xTable = ArrayPool<int>.Shared.Rent(2 * outSize);
-        float[] xWeight = ArrayPool<float>.Shared.Rent(outSize);
+        int[] xTable = ArrayPool<int>.Shared.Rent(2 * outWidth);
+        float[] xWeight = ArrayPool<float>.Shared.Rent(outWidth);
         float[]? row = null;
         try
         {
             // Column taps: float offsets (into the blended row) of the left and right source pixels, and the right one's weight.
-            double sx = box.Width / outSize, sy = box.Height / outSize;
+            double sx = box.Width / outWidth, sy = box.Height / outHeight;
             int xLo = int.MaxValue, xHi = 0;
-            for (int ox = 0; ox < outSize; ox++)
+            for (int ox = 0; ox < outWidth; ox++)
             {
                 double fx = Math.Clamp(box.X + (ox + 0.5) * sx - 0.5, 0, width - 1);
                 int x0 = (int)fx;
                 xLo = Math.Min(xLo, x0);
                 xHi = Math.Max(xHi, Math.Min(x0 + 1, width - 1));
             }
-            for (int ox = 0; ox < outSize; ox++)
+            for (int ox = 0; ox < outWidth; ox++)
             {
-                int dx = box.Flip ? outSize - 1 - ox : ox;
+                int dx = box.Flip ? outWidth - 1 - ox : ox;
                 double fx = Math.Clamp(box.X + (ox + 0.5) * sx - 0.5, 0, width - 1);
                 int x0 = (int)fx;
                 int x1 = Math.Min(x0 + 1, width - 1);
@@ -79,14 +89,14 @@ public static class Resampler
             ref int xt = ref MemoryMarshal.GetArrayDataReference(xTable);
             ref float xw = ref MemoryMarshal.GetArrayDataReference(xWeight);
             ref float rw = ref MemoryMarshal.GetArrayDataReference(row);
-            for (int oy = 0; oy < outSize; oy++)
+            for (int oy = 0; oy < outHeight; oy++)
             {
                 double fy = Math.Clamp(box.Y + (oy + 0.5) * sy - 0.5, 0, height - 1);
                 int y0 = (int)fy;
                 int y1 = Math.Min(y0 + 1, height - 1);
                 BlendRows(ref Unsafe.Add(ref s, (nint)y0 * strideBytes + 4 * xLo), ref Unsafe.Add(ref s, (nint)y1 * strideBytes + 4 * xLo),
                     (float)(fy - y0), ref rw, rowFloats);
-                int rowOut = oy * outSize;
+                int rowOut = oy * outWidth;
                 if (matrix.Length > 0)
                 {
                     // One pass: interpolate R, G, B once, then mix into every output channel.
@@ -97,7 +107,7 @@ public static class Resampler
                     ref float p0 = ref Unsafe.Add(ref d, rowOut);
                     ref float p1 = ref Unsafe.Add(ref d, Math.Min(1, last) * plane + rowOut);
                     ref float p2 = ref Unsafe.Add(ref d, last * plane + rowOut);
-                    for (int x = 0; x < outSize; x++)
+                    for (int x = 0; x < outWidth; x++)
                     {
                         ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
                         ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));
@@ -118,7 +128,7 @@ public static class Resampler
                     ref float p0 = ref Unsafe.Add(ref d, rowOut);
                     ref float p1 = ref Unsafe.Add(ref d, plane + rowOut);
                     ref float p2 = ref Unsafe.Add(ref d, 2 * plane + rowOut);
-                    for (int x = 0; x < outSize; x++)
+                    for (int x = 0; x < outWidth; x++)
                     {
                         ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
                         ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));
@@ -133,7 +143,7 @@ public static class Resampler
                 {
                     float a0 = scale[0], b0 = bias[0];
                     ref float p0 = ref Unsafe.Add(ref d, rowOut);
-                    for (int x = 0; x < outSize; x++)
+                    for (int x = 0; x < outWidth; x++)
                     {
                         ref float l = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x));
                         ref float r = ref Unsafe.Add(ref rw, Unsafe.Add(ref xt, 2 * x + 1));

@@ -20,6 +20,10 @@ public sealed record TransformOptions
     public int ShorterMax { get; init; } = 480;
     /// <summary>The resize of the AlexNet warp and of evaluation's shorter side.</summary>
     public int Resize { get; init; } = 256;
+    /// <summary>Multi-scale and dense evaluation: the shorter sides Q the image is resized to (VGG: 256, 384, 512).</summary>
+    public int[] Scales { get; init; } = [256];
+    /// <summary>Dense evaluation: the largest aspect ratio kept; a longer image loses the ends of its longer side.</summary>
+    public double DenseMaxAspect { get; init; } = 2.0;
     /// <summary>Random horizontal flip with probability 1/2.</summary>
     public bool Flip { get; init; } = true;
     /// <summary>Colour jitter strengths (fb.resnet.torch uses 0.4 each); 0 turns an operation off. See <see cref="ColorJitter"/>.</summary>
@@ -32,11 +36,21 @@ public sealed record TransformOptions
     public double LightingStd { get; init; }
     public Normalization Normalization { get; init; } = Normalization.ImageNetRgb;
 
-    /// <summary>Views per sample: 10 for <see cref="CropMode.TenCrop"/>, else 1.</summary>
-    public int Views => Mode == CropMode.TenCrop ? 10 : 1;
+    /// <summary>Views per sample: 10 for <see cref="CropMode.TenCrop"/>, 2 per scale for multi-scale and dense, else 1.</summary>
+    public int Views => Mode switch
+    {
+        CropMode.TenCrop => 10,
+        CropMode.MultiScale or CropMode.Dense => 2 * Scales.Length,
+        _ => 1,
+    };
 
-    /// <summary>Floats per sample in a batch: views × channels × size × size.</summary>
-    public int SampleElements => Views * Channels * OutputSize * OutputSize;
+    /// <summary>
+    /// Floats per sample in a batch: views × channels × size × size; for dense evaluation the room for the
+    /// largest views, 2 × channels × Q × ⌊DenseMaxAspect·Q⌋ per scale (see <see cref="Geometry.DenseView"/>).
+    /// </summary>
+    public int SampleElements => Mode == CropMode.Dense
+        ? Scales.Sum(q => 2 * Channels * q * (int)(q * DenseMaxAspect))
+        : Views * Channels * OutputSize * OutputSize;
 
     /// <summary>Whether any random draw is involved.</summary>
     public bool IsRandom => Mode is CropMode.RandomResizedCrop or CropMode.ScaleJitter or CropMode.ResizeRandomCrop || Flip || LightingStd > 0 || HasColorJitter;
@@ -59,6 +73,12 @@ public sealed record TransformOptions
             problems.Add($"scale jitter needs output size {OutputSize} <= shorter-side min <= max, got [{ShorterMin}, {ShorterMax}]");
         if (Mode is CropMode.ResizeRandomCrop or CropMode.CenterCrop or CropMode.TenCrop or CropMode.ResizeCenterCrop && Resize < OutputSize)
             problems.Add($"{Mode} needs resize {Resize} >= output size {OutputSize}");
+        if (Mode is CropMode.MultiScale or CropMode.Dense)
+        {
+            if (Scales.Length is < 1 or > 8) problems.Add($"{Mode} needs 1 to 8 scales, got {Scales.Length}");
+            if (Scales.Any(q => q < OutputSize || q > 4096)) problems.Add($"{Mode} scales must be in [output size {OutputSize}, 4096], got [{string.Join(", ", Scales)}]");
+            if (!(DenseMaxAspect is >= 1 and <= 4)) problems.Add($"dense max aspect must be in [1, 4], got {DenseMaxAspect}");
+        }
         if (LightingStd < 0) problems.Add($"lighting std must be >= 0, got {LightingStd}");
         if (Brightness is < 0 or > 1 || Contrast is < 0 or > 1 || Saturation is < 0 or > 1)
             problems.Add($"colour jitter strengths must be in [0, 1], got brightness {Brightness}, contrast {Contrast}, saturation {Saturation}");

@@ -14,6 +14,8 @@ public sealed class Network : Module
     private readonly Func<Tensor[], bool, Tensor>[] _run;
     private readonly bool[] _inEval;
     private readonly bool[] _needed;
+    private readonly Module?[] _modules;
+    private readonly int[][] _mapShape;
 
     internal Network(NetworkPlan plan)
     {
@@ -22,13 +24,21 @@ public sealed class Network : Module
         _run = new Func<Tensor[], bool, Tensor>[layers.Count];
         _inEval = layers.Select(l => l.InEvaluation).ToArray();
         _needed = new bool[layers.Count];
+        _modules = new Module?[layers.Count];
+        _mapShape = new int[layers.Count][];
         foreach (var h in plan.Heads) Mark(h.LayerIndex);
         var groups = new Dictionary<string, ModuleGroup>();
         for (int i = 0; i < layers.Count; i++)
         {
             var module = layers[i].CreateModule?.Invoke();
             if (module is not null) Place(layers[i].Name, module, groups);
+            _modules[i] = module;
             _run[i] = layers[i].Bind(module);
+            // What the layer's output is in ForwardDense, as planned: a map (C, H, W); a vector (F) stays a map (F, 1, 1),
+            // except that flatten, relu and dropout keep the map they read (so a linear after a flatten sees its shape).
+            int[] input = layers[i].InputIds is [int first, ..] && first >= 0 ? _mapShape[first] : plan.InputShape;
+            var output = layers[i].OutputShape;
+            _mapShape[i] = layers[i].Type is "flatten" or "relu" or "dropout" ? input : output.Length == 3 ? output : [output[0], 1, 1];
         }
 
         void Mark(int i)
@@ -46,6 +56,65 @@ public sealed class Network : Module
 
     /// <summary>The main head's output: logits (N, classes). Auxiliary heads do not run.</summary>
     public override Tensor Forward(Tensor x) => Run(x, allHeads: false)[0];
+
+    /// <summary>
+    /// Dense evaluation (VGG's dense evaluation, ResNet's fully convolutional form): the main head run on images
+    /// (N, C, H, W) of any size that the layers accept (the planned size or larger), with every fully connected layer
+    /// applied as a convolution: the first with the kernel of the map it reads at the planned size (VGG: 7x7 over
+    /// 512 maps; after a global average pool: 1x1), the rest 1x1. The head then gives a class score map
+    /// (N, classes, h, w), which is averaged over space: logits (N, classes). At the planned input size this equals
+    /// <see cref="Forward"/>. Once the map has become a vector in the plan, only linear, relu, dropout and flatten may
+    /// follow; any other layer there is refused with its name. Runs in evaluation mode only.
+    /// </summary>
+    public Tensor ForwardDense(Tensor x)
+    {
+        var expected = Plan.InputShape;
+        if (x.Rank != 4 || expected.Length != 3 || x.Size(1) != expected[0])
+            throw new ArgumentException($"{Plan.Name}: dense evaluation needs images (N, {expected[0]}, H, W), got {x.ShapeString()}");
+        if (IsTraining) throw new InvalidOperationException($"{Plan.Name}: dense evaluation runs in evaluation mode; call Eval() first");
+        var values = new Tensor[_run.Length];
+        var layers = Plan.Layers;
+        for (int i = 0; i < _run.Length; i++)
+        {
+            if (!_needed[i] || !_inEval[i]) continue;
+            var layer = layers[i];
+            var ids = layer.InputIds;
+            var inputs = new Tensor[ids.Length];
+            for (int j = 0; j < ids.Length; j++) inputs[j] = ids[j] < 0 ? x : values[ids[j]];
+            values[i] = layer.Type switch
+            {
+                "linear" => LinearAsConv(i, inputs[0]),
+                "flatten" => inputs[0],                          // keep the map; the next linear reads it as a convolution
+                "relu" or "dropout" => _run[i](inputs, false),   // elementwise: on maps as on vectors
+                _ when layer.InputShapes.Any(s => s.Length != 3) => throw new NotSupportedException(
+                    $"{Plan.Name}: dense evaluation cannot run layer '{layer.Name}' ({layer.Type}) on a score map: only linear, relu, dropout and flatten may follow the convolutional part"),
+                _ => _run[i](inputs, false),
+            };
+            AfterLayer?.Invoke(i, values[i]);
+        }
+        var scores = values[Plan.Heads[0].LayerIndex];        // (N, classes, h, w)
+        if (scores.Rank != 4)
+            throw new InvalidOperationException($"{Plan.Name}: dense evaluation expected a score map (N, classes, h, w), got {scores.ShapeString()}");
+        return Op.Flatten(Op.GlobalAvgPool2d(scores));       // (N, classes)
+    }
+
+    /// <summary>
+    /// A linear layer with weight (K, C·kh·kw) as a convolution with weight (K, C, kh, kw), where (C, kh, kw) is the
+    /// map it reads at the planned input size (flatten order is channel, row, column: a convolution's weight layout).
+    /// </summary>
+    private Tensor LinearAsConv(int i, Tensor x)
+    {
+        var layer = Plan.Layers[i];
+        var linear = (Linear)_modules[i]!;
+        int id = layer.InputIds[0];
+        int[] k = id < 0 ? Plan.InputShape : _mapShape[id];     // (C, kh, kw)
+        if (x.Rank != 4 || x.Size(1) != k[0] || x.Size(2) < k[1] || x.Size(3) < k[2])
+            throw new ArgumentException($"{Plan.Name}: dense evaluation: layer '{layer.Name}' reads a ({string.Join(", ", k)}) map at the planned input size " +
+                $"and runs as a {k[1]}x{k[2]} convolution, but got {x.ShapeString()}; the image is too small");
+        var w = linear.Weight.Value;                             // (K, C·kh·kw)
+        var kernel = Op.Reshape(w, w.Size(0), k[0], k[1], k[2]); // (K, C, kh, kw)
+        return Op.Conv2d(x, kernel, linear.Bias?.Value, new Conv2dParams(1, 0, 1, 1)); // (N, K, H − kh + 1, W − kw + 1)
+    }
 
     /// <summary>Every head in training mode (main first), the main head alone in evaluation.</summary>
     public IReadOnlyList<Tensor> ForwardHeads(Tensor x) => Run(x, allHeads: IsTraining);

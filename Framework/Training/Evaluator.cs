@@ -29,7 +29,8 @@ public sealed class Evaluator
 
     /// <summary>
     /// Runs every model on the batch (in evaluation mode, without gradients) and counts it.
-    /// Each model maps (N·V, C, H, W) pixels to logits (N·V, classes).
+    /// Each model maps (N·V, C, H, W) pixels to logits (N·V, classes); for a dense batch it is given each image's
+    /// views at one scale, (2, C, h, w), and must give (2, classes) (<c>Network.ForwardDense</c>).
     /// </summary>
     public void Add(HostBatch batch, IReadOnlyList<Func<Tensor, Tensor>> models, Device device)
     {
@@ -39,23 +40,42 @@ public sealed class Evaluator
         var avg = _avg.AsSpan(0, n * _classes);
         avg.Clear();
         using (GradMode.NoGrad())
-        using (TensorScope.Begin())
         {
-            var x = Tensor.FromSpan<float>(batch.Pixels, batch.Shape);
-            if (device != x.Device) x = x.To(device);
-            foreach (var model in models)
+            if (batch.IsDense)
             {
-                var logits = model(x);
-                if (logits.Rank != 2 || logits.Size(0) != n * v || logits.Size(1) != _classes)
-                    throw new InvalidOperationException($"evaluation: model gave logits {logits.ShapeString()}, expected ({n * v}, {_classes})");
-                using var l64 = logits.To(DType.Float64);
-                var host = l64.ToArray<double>();
-                AccumulateSoftmax(host, n, v, avg);
+                // Images differ in size: per image and scale, one forward of (2, C, h, w), the image and its mirror image.
+                for (int i = 0; i < n; i++)
+                    foreach (var (offset, shape) in batch.DenseViews(i))
+                    {
+                        using var scope = TensorScope.Begin();
+                        var pixels = batch.Data.AsSpan(offset, shape[0] * shape[1] * shape[2] * shape[3]);
+                        Forward(Tensor.FromSpan<float>(pixels, shape), models, device, 1, 2, avg.Slice(i * _classes, _classes));
+                    }
+            }
+            else
+            {
+                using var scope = TensorScope.Begin();
+                Forward(Tensor.FromSpan<float>(batch.Pixels, batch.Shape), models, device, n, v, avg);
             }
         }
         double scale = 1.0 / (v * models.Count);
         for (int i = 0; i < avg.Length; i++) avg[i] *= scale;
         AddProbabilities(avg, batch.Labels.AsSpan(0, n));
+    }
+
+    /// <summary>Adds to <paramref name="avg"/> (n, classes) the softmax of every model's logits (n·views, classes) for pixels <paramref name="x"/>.</summary>
+    private void Forward(Tensor x, IReadOnlyList<Func<Tensor, Tensor>> models, Device device, int n, int views, Span<double> avg)
+    {
+        if (device != x.Device) x = x.To(device);
+        foreach (var model in models)
+        {
+            var logits = model(x);
+            if (logits.Rank != 2 || logits.Size(0) != n * views || logits.Size(1) != _classes)
+                throw new InvalidOperationException($"evaluation: model gave logits {logits.ShapeString()} for input {x.ShapeString()}, expected ({n * views}, {_classes})");
+            using var l64 = logits.To(DType.Float64);
+            var host = l64.ToArray<double>();
+            AccumulateSoftmax(host, n, views, avg);
+        }
     }
 
     /// <summary>Counts rows of averaged probabilities (N, classes) against their labels.</summary>

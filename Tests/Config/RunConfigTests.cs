@@ -157,4 +157,37 @@ public sealed class RunConfigTests
     [InlineData("Lr", "lr")]
     [InlineData("EmaDecay", "ema_decay")]
     public void SnakeCase_Names(string name, string key) => Assert.Equal(key, ConfigNames.SnakeCase(name));
+
+    [Fact]
+    public void EvalScales_BindAndDefaultToVggsChoice()
+    {
+        var c = RunConfigLoader.Parse(Good, "good.yaml", ["training.eval_protocol=dense", "training.eval_scales=[256, 384, 512]"]);
+        Assert.Equal(EvalProtocol.Dense, c.Training.EvalProtocol);
+        Assert.Equal([256, 384, 512], c.EvalScales());
+        var multi = RunConfigLoader.Parse(Good, "good.yaml", ["training.eval_protocol=multi_scale"]);
+        Assert.Equal(EvalProtocol.MultiScale, multi.Training.EvalProtocol);
+        Assert.Equal([224, 256, 288], multi.EvalScales());                  // S = resize_size 256: {S − 32, S, S + 32}
+        var jitter = RunConfigLoader.Parse(Good, "good.yaml", ["data.augment.preset=scale_jitter", "data.augment.scale_max=512"]);
+        Assert.Equal([256, 384, 512], jitter.EvalScales());                 // S ∈ [256, 512]: {256, 384, 512}
+        var small = RunConfigLoader.Parse(Good, "good.yaml", ["data.image_size=240", "data.resize_size=256"]);
+        Assert.Equal([256, 288], small.EvalScales());                       // 224 < image_size is left out
+    }
+
+    [Theory]
+    [InlineData("[200, 256]", "training.eval_scales: every scale must be ≥ data.image_size (224)")]
+    [InlineData("[256, 256]", "training.eval_scales: scales must not repeat, got [256, 256]")]
+    [InlineData("[256, 9000]", "training.eval_scales: scales are shorter sides in pixels, each in [1, 4096], got [256, 9000]")]
+    [InlineData("[224, 240, 256, 288, 320, 352, 384, 416, 448]", "training.eval_scales: at most 8 scales, got 9")]
+    public void EvalScales_BadValues_NameTheKey(string scales, string message)
+    {
+        var e = Assert.Throws<ConfigException>(() => RunConfigLoader.Parse(Good, "good.yaml", [$"training.eval_scales={scales}"]));
+        Assert.Contains(e.Problems, p => p.ToString().Contains(message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void EvalProtocol_UnknownName_IsAnError()
+    {
+        var e = Assert.Throws<ConfigException>(() => RunConfigLoader.Parse(Good, "good.yaml", ["training.eval_protocol=multicrop"]));
+        Assert.Contains(e.Problems, p => p.KeyPath == "training.eval_protocol");
+    }
 }

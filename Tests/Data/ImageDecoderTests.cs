@@ -65,6 +65,32 @@ public sealed class ImageDecoderTests
     }
 
     [Fact]
+    public void Decode_Dense_WholeImagesOfEachScaleAndMirrors_Packed()
+    {
+        // A 40x30 PNG at Q = 30 (no resampling: the views are the image itself) and Q = 60 (2x larger, 80x60).
+        var bytes = DataFixtures.Encode(40, 30, Gradient, SKEncodedImageFormat.Png);
+        var t = Identity with { Mode = CropMode.Dense, OutputSize = 16, Scales = [30, 60] };
+        var dst = Decode(bytes, t, out var result);
+        Assert.True(result.Success, result.Detail);
+        int plane = 40 * 30, view = 3 * plane;
+        for (int y = 0; y < 30; y++)
+            for (int x = 0; x < 40; x++)
+            {
+                var (r, g, b) = Gradient(x, y);
+                Assert.Equal(r, dst[y * 40 + x] * 255, 0.6);                       // view 0: (3, 30, 40)
+                Assert.Equal(g, dst[plane + y * 40 + x] * 255, 0.6);
+                Assert.Equal(b, dst[2 * plane + y * 40 + x] * 255, 0.6);
+                Assert.Equal(dst[y * 40 + x], dst[view + y * 40 + 39 - x]);      // view 1: its mirror image
+            }
+        // Q = 60 follows at offset 2·view: (3, 60, 80); an output pixel (2x, 2y) lies a quarter pixel from source (x, y).
+        int big = 2 * view, bigPlane = 80 * 60;
+        Assert.Equal(Gradient(0, 0).Item1, dst[big] * 255, 0.6);
+        Assert.Equal(0.75 * Gradient(10, 5).Item1 + 0.25 * Gradient(11, 5).Item1, dst[big + 2 * 5 * 80 + 2 * 10 + 1] * 255, 1.0);
+        Assert.Equal(dst[big + 7 * 80 + 3], dst[big + 3 * bigPlane + 7 * 80 + 76]);  // its mirror image
+        Assert.Equal(2 * 3 * (30 * 60 + 60 * 120), t.SampleElements);          // room for aspect 2 at each scale
+    }
+
+    [Fact]
     public void Decode_CaffeBgr_SwapsChannelsAndSubtractsMean()
     {
         var bytes = DataFixtures.Encode(8, 8, (_, _) => (200, 100, 50), SKEncodedImageFormat.Png);

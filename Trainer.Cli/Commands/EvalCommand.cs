@@ -11,7 +11,7 @@ using Kiln.Training;
 
 namespace Kiln.Cli.Commands;
 
-[Verb("eval", HelpText = "Top-1/top-5 error of a checkpoint (or an ensemble) on validation shards: kiln eval --checkpoint CKPT --data VAL [--protocol center|ten-crop] [--ensemble CKPT2 ...].")]
+[Verb("eval", HelpText = "Top-1/top-5 error of a checkpoint (or an ensemble) on validation shards: kiln eval --checkpoint CKPT --data VAL [--protocol center|ten-crop|multi-scale|dense] [--scales 256,384,512] [--ensemble CKPT2 ...].")]
 public sealed class EvalOptions : CommonOptions
 {
     [Option("checkpoint", Required = true, HelpText = "A checkpoint directory, or a run directory (its best checkpoint, else the newest valid one).")]
@@ -20,8 +20,12 @@ public sealed class EvalOptions : CommonOptions
     [Option("data", Required = true, HelpText = "Validation shard spec.")]
     public string Data { get; set; } = "";
 
-    [Option("protocol", Default = "center", HelpText = "center (one crop) or ten-crop (4 corners + centre, and their mirror images; softmax averaged).")]
+    [Option("protocol", Default = "center", HelpText = "center (one crop); ten-crop (4 corners + centre, and their mirror images); multi-scale (at each scale Q the centre crop and its mirror image); " +
+        "dense (the whole image at each scale Q and its mirror image, fully connected layers run as convolutions, score map averaged). Softmax outputs are averaged over views.")]
     public string Protocol { get; set; } = "center";
+
+    [Option("scales", HelpText = "Shorter sides Q for multi-scale and dense, comma-separated, e.g. 256,384,512 (default: the run's training.eval_scales, else VGG's choice from its training scale).")]
+    public string? Scales { get; set; }
 
     [Option("ensemble", HelpText = "More checkpoints; members' softmax outputs are averaged.")]
     public IEnumerable<string> Ensemble { get; set; } = [];
@@ -52,8 +56,11 @@ public static class EvalCommand
         {
             "center" or "centre" or "1crop" => EvalProtocol.Center,
             "ten_crop" or "tencrop" or "10crop" => EvalProtocol.TenCrop,
-            _ => throw new ArgumentException($"--protocol '{o.Protocol}': expected center or ten-crop"),
+            "multi_scale" or "multiscale" => EvalProtocol.MultiScale,
+            "dense" => EvalProtocol.Dense,
+            _ => throw new RunStopException(ExitCodes.ConfigError, $"--protocol '{o.Protocol}': expected center, ten-crop, multi-scale or dense"),
         };
+        int[]? scales = o.Scales is null ? null : ParseScales(o.Scales, protocol);
         var paths = new[] { o.Checkpoint }.Concat(o.Ensemble).Select(ResolveCheckpoint).ToList();
         var members = new List<(string Path, RunConfig Config, Network Net)>();
         try
@@ -74,12 +81,14 @@ public static class EvalCommand
                     || !m.Config.Data.Normalize.Mean.SequenceEqual(first.Data.Normalize.Mean) || !m.Config.Data.Normalize.Std.SequenceEqual(first.Data.Normalize.Std))
                     throw new ArgumentException($"ensemble member '{m.Path}' differs from '{members[0].Path}' in image size, classes or normalisation; members must share an input pipeline");
             var config0 = o.Workers is int w ? first with { Data = first.Data with { Workers = w } } : first;
-            var loader = new DataLoader(RunBuilder.EvalLoader(config0, o.Data, members[0].Net.Plan.InputShape[0], protocol, o.BatchSize));
+            if (scales is not null && scales.Min() < first.Data.ImageSize)
+                throw new RunStopException(ExitCodes.ConfigError, $"--scales: {scales.Min()} is smaller than the network's input size {first.Data.ImageSize} (data.image_size); each scale must be at least that");
+            var loader = new DataLoader(RunBuilder.EvalLoader(config0, o.Data, members[0].Net.Plan.InputShape[0], protocol, o.BatchSize, scales: scales));
             var evaluator = new Evaluator(first.Model.NumClasses);
             var device = Kiln.Core.Device.Parse(o.Device ?? first.Training.Device);
             if (!device.Equals(Kiln.Core.Device.Cpu))
                 foreach (var m in members) m.Net.To(device);
-            var models = members.Select(m => (Func<Tensor, Tensor>)m.Net.Forward).ToList();
+            var models = members.Select(m => protocol == EvalProtocol.Dense ? (Func<Tensor, Tensor>)m.Net.ForwardDense : m.Net.Forward).ToList();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             foreach (var batch in loader.ReadEpoch(0))
                 using (batch) evaluator.Add(batch, models, device);
@@ -87,7 +96,13 @@ public static class EvalCommand
             string name = members.Count == 1
                 ? $"{members[0].Net.Plan.Name} ({Path.GetFileName(members[0].Path)})"
                 : $"ensemble of {members.Count} ({string.Join(", ", members.Select(m => m.Net.Plan.Name))})";
-            string protocolName = protocol == EvalProtocol.TenCrop ? "10crop" : "1crop";
+            string protocolName = protocol switch
+            {
+                EvalProtocol.TenCrop => "10crop",
+                EvalProtocol.MultiScale => $"multi-scale Q={string.Join(",", loader.Options.Transform.Scales)}",
+                EvalProtocol.Dense => $"dense Q={string.Join(",", loader.Options.Transform.Scales)}",
+                _ => "1crop",
+            };
             stdout.WriteLine("| model | protocol | images | top-1 err (%) | top-5 err (%) |");
             stdout.WriteLine("|---|---|---:|---:|---:|");
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {protocolName} | {r.Count} | {100 * r.Top1Error:F2} | {100 * r.Top5Error:F2} |"));
@@ -105,6 +120,21 @@ public static class EvalCommand
         {
             foreach (var m in members) m.Net.Dispose();
         }
+    }
+
+    /// <summary>--scales: comma-separated shorter sides, for multi-scale and dense only.</summary>
+    internal static int[] ParseScales(string text, EvalProtocol protocol)
+    {
+        if (protocol is not (EvalProtocol.MultiScale or EvalProtocol.Dense))
+            throw new RunStopException(ExitCodes.ConfigError, $"--scales applies to --protocol multi-scale or dense, not {protocol}");
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var scales = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out scales[i]) || scales[i] is < 1 or > 4096)
+                throw new RunStopException(ExitCodes.ConfigError, $"--scales '{text}': '{parts[i]}' is not a shorter side in pixels (1 to 4096); expected e.g. 256,384,512");
+        if (scales.Length > 8) throw new RunStopException(ExitCodes.ConfigError, $"--scales '{text}': at most 8 scales, got {scales.Length}");
+        if (scales.Distinct().Count() != scales.Length) throw new RunStopException(ExitCodes.ConfigError, $"--scales '{text}': a scale repeats");
+        return scales;
     }
 
     /// <summary>A checkpoint directory as given, or for a run directory its best checkpoint, else its newest valid one.</summary>

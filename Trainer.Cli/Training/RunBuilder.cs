@@ -75,7 +75,8 @@ public static class RunBuilder
         };
     }
 
-    public static TransformOptions EvalTransform(RunConfig config, int channels, EvalProtocol protocol)
+    /// <summary>The evaluation transform of a protocol; multi-scale and dense use <paramref name="scales"/>, else the config's (<see cref="RunConfig.EvalScales"/>).</summary>
+    public static TransformOptions EvalTransform(RunConfig config, int channels, EvalProtocol protocol, int[]? scales = null)
     {
         var d = config.Data;
         var mode = protocol switch
@@ -87,7 +88,9 @@ public static class RunBuilder
                 _ => CropMode.CenterCrop,
             },
             EvalProtocol.TenCrop => CropMode.TenCrop,
-            _ => throw new RunStopException(ExitCodes.ConfigError, $"evaluation protocol '{protocol}' is not implemented yet; use center or ten_crop"),
+            EvalProtocol.MultiScale => CropMode.MultiScale,
+            EvalProtocol.Dense => CropMode.Dense,
+            _ => throw new ArgumentOutOfRangeException(nameof(protocol), $"unknown evaluation protocol {protocol}"),
         };
         return new TransformOptions
         {
@@ -95,10 +98,14 @@ public static class RunBuilder
             OutputSize = d.ImageSize,
             Channels = channels,
             Resize = d.ResizeSize,
+            Scales = scales ?? config.EvalScales(),
             Flip = false,
             Normalization = Normalization(d.Normalize),
         };
     }
+
+    /// <summary>Dense evaluation forwards one image at a time; its loader batches at most this many (each sample's buffer holds every scale).</summary>
+    public const int DenseBatchLimit = 8;
 
     public static LoaderOptions TrainLoader(RunConfig config, int channels, string? quarantine, Action<DataEvent>? onEvent) => new()
     {
@@ -115,19 +122,24 @@ public static class RunBuilder
         OnEvent = onEvent,
     };
 
-    public static LoaderOptions EvalLoader(RunConfig config, string shards, int channels, EvalProtocol protocol, int? batchSize = null, Action<DataEvent>? onEvent = null) => new()
+    public static LoaderOptions EvalLoader(RunConfig config, string shards, int channels, EvalProtocol protocol, int? batchSize = null,
+        Action<DataEvent>? onEvent = null, int[]? scales = null)
     {
-        Shards = shards,
-        Mode = LoaderMode.Eval,
-        BatchSize = batchSize ?? config.Data.BatchSize,
-        NumClasses = config.Model.NumClasses,
-        Seed = config.Training.Seed,
-        Workers = Math.Max(1, config.Data.Workers),
-        DropLast = false,
-        Transform = EvalTransform(config, channels, protocol),
-        MaxBadFraction = config.Data.MaxBadFraction,
-        OnEvent = onEvent,
-    };
+        int batch = batchSize ?? config.Data.BatchSize;
+        return new()
+        {
+            Shards = shards,
+            Mode = LoaderMode.Eval,
+            BatchSize = protocol == EvalProtocol.Dense ? Math.Min(DenseBatchLimit, batch) : batch,
+            NumClasses = config.Model.NumClasses,
+            Seed = config.Training.Seed,
+            Workers = Math.Max(1, config.Data.Workers),
+            DropLast = false,
+            Transform = EvalTransform(config, channels, protocol, scales),
+            MaxBadFraction = config.Data.MaxBadFraction,
+            OnEvent = onEvent,
+        };
+    }
 
     /// <summary>
     /// SGD parameter groups from optimizer.param_groups: each parameter joins the first group whose

@@ -344,7 +344,7 @@ public sealed class TrainSession : IDisposable
             WithEmaWeights(() =>
             {
                 foreach (var batch in _val.ReadEpoch(0))
-                    using (batch) evaluator.Add(batch, [_net.Forward], _device);
+                    using (batch) evaluator.Add(batch, [_config.Training.EvalProtocol == EvalProtocol.Dense ? _net.ForwardDense : _net.Forward], _device);
             });
         }
         finally
