@@ -81,6 +81,8 @@ work=$(mktemp -d)
 cp "$here/tiny-shapes-cpu.yaml" "$work/"
 step train-gpu 120 bash -c "cd '$work' && '$kiln' train tiny-shapes-cpu.yaml --set training.device=cuda:0 --set training.run_dir=runs/gpu"
 step eval-gpu 60 bash -c "cd '$work' && '$kiln' eval --checkpoint runs/gpu --data data/shapes/val-000000.tar --device cuda:0"
+step eval-gpu-multiscale 60 bash -c "cd '$work' && '$kiln' eval --checkpoint runs/gpu --data data/shapes/val-000000.tar --device cuda:0 --protocol multi-scale --scales 16,20,24"
+step eval-gpu-dense 60 bash -c "cd '$work' && '$kiln' eval --checkpoint runs/gpu --data data/shapes/val-000000.tar --device cuda:0 --protocol dense --scales 16,24"
 
 # With a packed MNIST next to run.sh (mnist.tar.xz: the quickstart's data/mnist), train the quickstart on the GPU.
 if [ -f "${KILN_GPU_MNIST:-}" ]; then
