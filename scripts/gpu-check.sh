@@ -91,6 +91,7 @@ if [ -f "${KILN_GPU_MNIST:-}" ]; then
     && '$kiln' eval --checkpoint runs/quickstart-mnist --data 'data/mnist/mnist-test-{000000..000001}.tar' --device cuda:0"
 fi
 
+step bench-gemm 60 "$kiln" bench gemm --device cuda:0 -m 8192 -n 8192 -k 8192 --repeat 5
 step bench-resnet50 "${KILN_GPU_BENCH_S:-120}" "$kiln" bench model resnet50 --device cuda:0 --batch 64 --repeat 5 --warmup 2
 step bench-alexnet 90 "$kiln" bench model alexnet --device cuda:0 --batch 128 --repeat 5 --warmup 2 --no-layers
 step bench-googlenet 90 "$kiln" bench model googlenet --device cuda:0 --batch 64 --repeat 5 --warmup 2 --no-layers

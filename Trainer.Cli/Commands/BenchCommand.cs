@@ -91,7 +91,7 @@ public sealed class BenchOptions : CommonOptions
     [Option("batch", Default = 16, HelpText = "model: images per step.")]
     public int Batch { get; set; } = 16;
 
-    [Option("device", Default = "cpu", HelpText = "model: cpu or cuda[:N].")]
+    [Option("device", Default = "cpu", HelpText = "model, gemm: cpu or cuda[:N] (gemm on a GPU: cuBLAS, with TF32 and in strict FP32).")]
     public string Device { get; set; } = "cpu";
 
     [Option("set", Separator = ',', HelpText = "model: network parameters, name=value[,name=value].")]
@@ -122,6 +122,8 @@ public static partial class BenchCommand
     private static int Gemm(BenchOptions o)
     {
         int m = ParseSize("--m", o.M), n = ParseSize("--n", o.N), k = ParseSize("--k", o.K);
+        var device = Device.Parse(o.Device);
+        if (!device.Equals(Device.Cpu)) return GpuGemm(o, device, m, n, k);
         if (o.Isa is GemmIsa isa) Sgemm.Isa = isa;
         int lda = o.TransA ? m : k, ldb = o.TransB ? k : n;
         using var a = Tensor.Empty([m * k]);
@@ -135,6 +137,47 @@ public static partial class BenchCommand
         double flops = 2.0 * m * n * k;
         Console.WriteLine($"gemm m={m} n={n} k={k} transa={o.TransA} transb={o.TransB} kernel={Sgemm.Isa} threads={CpuParallel.Threads}: " +
                           $"{ms:F3} ms, {flops / ms / 1e6:F1} GFLOP/s (median of {o.Repeat}; cpu/wall {s_cpuPerWall:F2})");
+        return 0;
+    }
+
+    /// <summary>cuBLAS SGEMM on <paramref name="device"/>, timed with CUDA events, with TF32 tensor cores and in strict FP32.</summary>
+    private static int GpuGemm(BenchOptions o, Device device, int m, int n, int k)
+    {
+        if (o.Isa is not null) throw new ArgumentException("--isa selects a CPU micro-kernel; it does not apply to --device " + device);
+        if (Backend.For(device) is not Kiln.Backends.Cuda.CudaBackend cuda)
+            throw new ArgumentException($"bench gemm: no GPU GEMM for device {device}");
+        var rng = new RandomGenerator(1);
+        var av = new float[m * k];
+        var bv = new float[k * n];
+        rng.Uniform<float>(av, -1, 1);
+        rng.Uniform<float>(bv, -1, 1);
+        using var a = Tensor.FromArray(av, o.TransA ? [k, m] : [m, k], device);   // op(A): (m, k)
+        using var b = Tensor.FromArray(bv, o.TransB ? [n, k] : [k, n], device);   // op(B): (k, n)
+        using var c = Tensor.Zeros([m, n], DType.Float32, device);              // C: (m, n)
+        using var start = cuda.CreateEvent(timing: true);
+        using var stop = cuda.CreateEvent(timing: true);
+        bool tf32 = cuda.AllowTf32;
+        try
+        {
+            foreach (bool allow in (bool[])[true, false])
+            {
+                cuda.AllowTf32 = allow;
+                double Time()
+                {
+                    start.Record();
+                    cuda.Sgemm(a, o.TransA, b, o.TransB, c);
+                    stop.Record();
+                    stop.Synchronize();
+                    return stop.ElapsedMsSince(start);
+                }
+                for (int i = 0; i < o.Warmup; i++) Time();
+                var times = Enumerable.Range(0, o.Repeat).Select(_ => Time()).Order().ToArray();
+                double ms = times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
+                Console.WriteLine($"gemm m={m} n={n} k={k} transa={o.TransA} transb={o.TransB} {device} {cuda.Info.Name} cuBLAS {(allow ? "TF32" : "strict FP32")}: " +
+                                  $"{ms:F3} ms, {2.0 * m * n * k / ms / 1e9:F1} TFLOP/s (median of {o.Repeat}, CUDA events)");
+            }
+        }
+        finally { cuda.AllowTf32 = tf32; }
         return 0;
     }
 

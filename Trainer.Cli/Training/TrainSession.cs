@@ -41,7 +41,7 @@ public sealed class TrainSession : IDisposable
     /// <summary>Polyak/EMA copies of the parameters (training.ema_decay), by parameter index; empty when off.</summary>
     private readonly Tensor?[] _ema;
     private readonly Kiln.Backends.Cuda.CudaBackend? _cuda;
-    private int _convAlgosLogged;
+    private readonly HashSet<string> _convAlgosLogged = new(StringComparer.Ordinal);
 
     // Resumable state (all of it goes into state.json or the tensor files).
     private long _step;
@@ -124,7 +124,7 @@ public sealed class TrainSession : IDisposable
         {
             int reused = cuda.LoadConvAlgorithms(ConvAlgoFile);
             if (reused > 0) _log.Info("reused {Count} cuDNN algorithm choice(s) from {File}", reused, ConvAlgoFile);
-            _convAlgosLogged = reused;
+            _convAlgosLogged.UnionWith(cuda.DescribeConvAlgorithms());
         }
         catch (FormatException e)
         {
@@ -136,12 +136,11 @@ public sealed class TrainSession : IDisposable
     private void SaveConvAlgorithms()
     {
         if (_cuda is null) return;
-        var lines = _cuda.DescribeConvAlgorithms();
-        if (lines.Count == _convAlgosLogged) return;
-        _log.Info("cuDNN convolution algorithms ({Count} shape/pass entries; saved to {File}):", lines.Count, ConvAlgoFile);
-        foreach (var line in lines) _log.Info("  {Algorithm}", line);
+        var fresh = _cuda.DescribeConvAlgorithms().Where(_convAlgosLogged.Add).ToList();
+        if (fresh.Count == 0) return;
+        _log.Info("cuDNN chose {Count} new convolution algorithm(s) (all {Total} saved to {File}):", fresh.Count, _convAlgosLogged.Count, ConvAlgoFile);
+        foreach (var line in fresh) _log.Info("  {Algorithm}", line);
         _cuda.SaveConvAlgorithms(ConvAlgoFile);
-        _convAlgosLogged = lines.Count;
     }
 
     /// <summary>Runs to the end (or to a signal); returns the exit code.</summary>

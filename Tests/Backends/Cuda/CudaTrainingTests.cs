@@ -60,7 +60,7 @@ public sealed class CudaTrainingTests
         string run = NewRunDir("algos");
         var first = Run(TrainArgs(run, ["--set", "training.epochs=1", .. Strict]), timeoutMs: 120_000);
         Assert.True(first.Code == 0, first.Out + first.Err);
-        Assert.Contains("cuDNN convolution algorithms", first.Out);
+        Assert.Contains("new convolution algorithm(s)", first.Out);
         string file = Path.Combine(run, "cudnn-algorithms.txt");
         Assert.True(File.Exists(file), $"{file} was not written");
         string[] lines = File.ReadAllLines(file);
@@ -84,5 +84,25 @@ public sealed class CudaTrainingTests
         Assert.Equal(5, r.Code);
         Assert.Contains("step 4", r.Out);
         Assert.Contains($"gradient of '{names[names.Count / 2]}' is not finite", r.Out);
+    }
+}
+
+/// <summary>`kiln bench gemm --device cuda:0`: cuBLAS timed with CUDA events, TF32 and strict FP32.</summary>
+public sealed class CudaBenchTests
+{
+    [Fact]
+    public void BenchGemm_OnCuda_ReportsTf32AndStrictFp32()
+    {
+        CudaTestEnvironment.RequireCublas();
+        var output = new StringWriter();
+        var old = Console.Out;
+        Console.SetOut(output);
+        int code;
+        try { code = Kiln.Cli.Program.Main(["bench", "gemm", "--device", "cuda:0", "-m", "256", "-n", "128", "-k", "64", "--transa", "--repeat", "3", "--warmup", "1"]); }
+        finally { Console.SetOut(old); }
+        Assert.Equal(0, code);
+        string text = output.ToString();
+        Assert.Matches(@"gemm m=256 n=128 k=64 transa=True .*cuBLAS TF32: [0-9.]+ ms, [0-9.]+ TFLOP/s", text);
+        Assert.Matches(@"cuBLAS strict FP32: [0-9.]+ ms", text);
     }
 }
