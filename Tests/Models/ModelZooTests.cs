@@ -228,6 +228,13 @@ public sealed class ModelZooTests
         var w = p["conv3.weight"].Value.ToArray<float>();
         Assert.InRange(Math.Sqrt(w.Average(v => (double)v * v)), 0.0097, 0.0103);
         Assert.Equal([384, 192, 3, 3], p["conv4.weight"].Shape.ToArray());   // groups 2
+        // The `bias` parameter (BVLC's 0.1) sets exactly the five biases that the paper starts at 1.
+        using var bvlc = ModelZoo.Create("alexnet-original", [3, 67, 67], new Dictionary<string, string> { ["classes"] = "10", ["bias"] = "0.1" });
+        var b = bvlc.NamedParameters().ToDictionary(q => q.Name, q => q.Parameter.Value.ToArray<float>());
+        foreach (var name in (string[])["conv2.bias", "conv4.bias", "conv5.bias", "fc6.bias", "fc7.bias"])
+            Assert.All(b[name], v => Assert.Equal(0.1f, v));
+        foreach (var name in (string[])["conv1.bias", "conv3.bias", "fc8.bias"])
+            Assert.All(b[name], v => Assert.Equal(0f, v));
         using var zf = ModelZoo.Create("zfnet", [3, 64, 64], new Dictionary<string, string> { ["classes"] = "10" });
         Assert.Equal(0.1, zf.NamedParameters().Single(q => q.Name == "conv1.weight").Parameter.MaxFilterRms);
         Assert.Null(zf.NamedParameters().Single(q => q.Name == "fc6.weight").Parameter.MaxFilterRms);
