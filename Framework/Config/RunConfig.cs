@@ -253,6 +253,9 @@ public sealed record TrainingConfig : IValidatable
     /// <summary>With on_nan: skip, stop after this many non-finite steps in a row (the loss is probably exploding).</summary>
     public int MaxConsecutiveSkips { get; init; } = 10;
     public string RunDir { get; init; } = "runs";
+    /// <summary>After the last step, re-estimate batch-norm statistics as the plain average over this many
+    /// training batches (He et al.'s released ResNets); null: keep the moving averages.</summary>
+    public int? BnRecomputeBatches { get; init; }
     /// <summary>GPU policy (ignored on the CPU).</summary>
     public CudaConfig Cuda { get; init; } = new();
 
@@ -267,6 +270,9 @@ public sealed record TrainingConfig : IValidatable
         if (AuxLossWeights.Any(w => w < 0)) yield return ("aux_loss_weights", "weights must be ≥ 0");
         if (LabelSmoothing is < 0 or >= 1) yield return ("label_smoothing", $"must be in [0, 1), got {LabelSmoothing}");
         if (EmaDecay is <= 0 or >= 1) yield return ("ema_decay", $"must be in (0, 1), got {EmaDecay}");
+        if (BnRecomputeBatches is < 1) yield return ("bn_recompute_batches", $"must be at least 1, got {BnRecomputeBatches}");
+        if (BnRecomputeBatches is not null && EmaDecay is not null)
+            yield return ("bn_recompute_batches", "cannot be combined with ema_decay (the statistics would belong to the live weights, not the averaged ones evaluation uses)");
         if (EvalEvery < 1) yield return ("eval_every", $"must be at least 1, got {EvalEvery}");
         if (EvalScales.Count > 8) yield return ("eval_scales", $"at most 8 scales, got {EvalScales.Count}");
         if (EvalScales.Any(q => q is < 1 or > 4096)) yield return ("eval_scales", $"scales are shorter sides in pixels, each in [1, 4096], got [{string.Join(", ", EvalScales)}]");

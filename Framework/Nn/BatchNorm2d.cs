@@ -24,7 +24,8 @@ public sealed class BatchNorm2d : Module
     }
 
     public double Eps { get; }
-    public double Momentum { get; }
+    /// <summary>Weight of the current batch in the running averages (PyTorch's convention: new = (1 − m)·old + m·batch).</summary>
+    public double Momentum { get; set; }
     public Parameter? Weight { get; }
     public Parameter? Bias { get; }
     public Tensor RunningMean => Buffer("running_mean");
@@ -40,6 +41,13 @@ public sealed class BatchNorm2d : Module
             Backend.Of(counter).Fill(counter, _batchesTracked);
         }
         return Op.BatchNorm2d(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, IsTraining, Momentum, Eps);
+    }
+
+    /// <summary>Running mean 0 and variance 1, as at construction (PyTorch's reset_running_stats).</summary>
+    public void ResetRunningStats()
+    {
+        Backend.Of(RunningMean).Fill(RunningMean, 0);
+        Backend.Of(RunningVar).Fill(RunningVar, 1);
     }
 
     /// <summary>num_batches_tracked may have been overwritten: read it again at the next training step.</summary>

@@ -42,6 +42,7 @@ public sealed class TrainSession : IDisposable
     private readonly Tensor?[] _ema;
     private readonly Kiln.Backends.Cuda.CudaBackend? _cuda;
     private readonly HashSet<string> _convAlgosLogged = new(StringComparer.Ordinal);
+    private bool _bnRecomputed;
 
     // Resumable state (all of it goes into state.json or the tensor files).
     private long _step;
@@ -187,6 +188,7 @@ public sealed class TrainSession : IDisposable
             _log.TrainSummary(epoch, _step, _lastTrainLoss, _sgd.LearningRate, (_imagesSeen - _imagesAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds));
             if (byEpoch)
             {
+                if (epoch + 1 == epochs) RecomputeBatchNorm();
                 bool evaluate = (epoch + 1) % _config.Training.EvalEvery == 0 || epoch + 1 == epochs;
                 bool save = (epoch + 1) % _config.Training.CheckpointEvery == 0 || epoch + 1 == epochs;
                 bool improved = evaluate && Evaluate(epoch, clock);
@@ -194,11 +196,42 @@ public sealed class TrainSession : IDisposable
             }
         }
         // Final evaluation and checkpoint unless the last epoch or interval just wrote them.
+        if (RecomputeBatchNorm()) _lastEvalStep = _lastCheckpointStep = -1;
         bool finalImproved = _lastEvalStep != _step && Evaluate(_position.Epoch, clock);
         if (_lastCheckpointStep != _step || finalImproved) Checkpoint(finalImproved);
         _log.Info("done: {Steps} steps, {Skipped} skipped, best top-1 error {Best}, {Elapsed:F1} s; checkpoints in {Dir}",
             _step, _skipped, _bestMetric is double b ? $"{b:F2}%" : "n/a", clock.Elapsed.TotalSeconds, _store.Directory);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// training.bn_recompute_batches: once, after the last step and before its evaluation and checkpoint,
+    /// replaces the batch-norm moving averages by plain averages over that many batches of the next
+    /// epoch's training stream (training augmentation, no gradients). Returns whether it ran now.
+    /// </summary>
+    private bool RecomputeBatchNorm()
+    {
+        if (_config.Training.BnRecomputeBatches is not int count || _bnRecomputed) return false;
+        _bnRecomputed = true;
+        var clock = Stopwatch.StartNew();
+        IEnumerable<Tensor> Batches()
+        {
+            foreach (var batch in _train.ReadFrom(LoaderPosition.Start(_position.Epoch + 1)).Take(count))
+                using (batch)
+                {
+                    using var x = Tensor.FromSpan<float>(batch.Pixels, batch.Shape);
+                    if (_device.Equals(Device.Cpu)) yield return x;
+                    else
+                    {
+                        using var onDevice = x.To(_device);
+                        yield return onDevice;
+                    }
+                }
+        }
+        int used = BatchNormRecompute.Run(_net, Batches());
+        _log.Info("batch norm: statistics re-estimated as plain averages over {Used} training batch(es) of {Batch} ({Seconds:F1} s)",
+            used, _config.Data.BatchSize, clock.Elapsed.TotalSeconds);
+        return true;
     }
 
     /// <summary>Forward and backward of one micro-batch; gradients accumulate until the step.</summary>
@@ -259,6 +292,7 @@ public sealed class TrainSession : IDisposable
         }
         _step++;
         if (_step == 1) SaveConvAlgorithms();
+        if (_config.Training.Iterations is not null && _step == _totalSteps) RecomputeBatchNorm();
         _imagesSeen += images;
         _lastTrainLoss = loss;
         double rate = (_imagesSeen - _imagesAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
