@@ -61,4 +61,27 @@ public sealed class SweepCommandTests
         Assert.Equal(2, r.Code);
         Assert.Contains("unknown key 'gird'", r.Err);
     }
+
+    [Theory]
+    [InlineData("alias", "the document expands to more than")]
+    [InlineData("deep", "nesting deeper than")]
+    [InlineData("mapvalue", "sweep values must be scalars or lists")]
+    public void Sweep_HostileOrMalformedYaml_ConfigErrorNamingTheFile(string kind, string expected)
+    {
+        string dir = NewRunDir("sweepyaml");
+        Directory.CreateDirectory(dir);
+        string file = Path.Combine(dir, "sweep.yaml");
+        string text = kind switch
+        {
+            "alias" => "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + string.Concat(Enumerable.Range(0, 8).Select(i =>
+                           $"{(char)('b' + i)}: &{(char)('b' + i)} [{string.Join(", ", Enumerable.Repeat($"*{(char)('a' + i)}", 10))}]\n")),
+            "deep" => "base: x\ngrid: " + new string('[', 200) + new string(']', 200) + "\n",
+            _ => $"base: {SmokeConfig}\nlist:\n  - {{optimizer.lr: {{nested: 1}}}}\n",
+        };
+        File.WriteAllText(file, text);
+        var r = Run(["sweep", file]);
+        Assert.Equal(2, r.Code);
+        Assert.Contains(expected, r.Err);
+        Assert.Contains("sweep.yaml", r.Err);
+    }
 }

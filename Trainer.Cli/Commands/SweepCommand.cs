@@ -4,8 +4,8 @@ using System.Text;
 using System.Text.Json;
 using CommandLine;
 using Kiln.Cli.Training;
+using Kiln.Config;
 using Kiln.Serialization;
-using YamlDotNet.RepresentationModel;
 
 namespace Kiln.Cli.Commands;
 
@@ -207,45 +207,48 @@ public static class SweepCommand
     public static (string Base, string Out, List<string> Common, List<SweepRun> Runs) Read(string path)
     {
         if (!File.Exists(path)) throw new RunStopException(ExitCodes.ConfigError, $"sweep file '{path}' not found");
-        var yaml = new YamlStream();
-        using (var reader = new StreamReader(path)) yaml.Load(reader);
-        if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is not YamlMappingNode root)
+        // YamlTree: the run configs' reader, with their depth and alias-bomb limits and line numbers.
+        YamlTreeNode? rootNode;
+        try { rootNode = YamlTree.Parse(File.ReadAllText(path), path); }
+        catch (ConfigException e) { throw new RunStopException(ExitCodes.ConfigError, e.Message); }
+        if (rootNode is not YamlTreeMapping root)
             throw new RunStopException(ExitCodes.ConfigError, $"{path}: expected a mapping with base, out and grid or list");
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         string? baseConfig = null, outDir = null;
         var common = new List<string>();
         var runs = new List<SweepRun>();
         var problems = new List<string>();
-        foreach (var (keyNode, value) in root.Children)
+        foreach (var (keyNode, value) in root.Entries)
         {
-            string key = ((YamlScalarNode)keyNode).Value ?? "";
+            string key = keyNode.Value;
             switch (key)
             {
-                case "base": baseConfig = Path.Combine(dir, Scalar(value)); break;
-                case "out": outDir = Path.GetFullPath(Scalar(value)); break;
+                case "base": baseConfig = Path.Combine(dir, Scalar(value, path)); break;
+                case "out": outDir = Path.GetFullPath(Scalar(value, path)); break;
                 case "set":
-                    if (value is YamlSequenceNode set) common.AddRange(set.Children.Select(Scalar));
-                    else problems.Add($"{path}:{value.Start.Line}: set must be a list of key.path=value");
+                    if (value is YamlTreeSequence set) common.AddRange(set.Items.Select(i => Scalar(i, path)));
+                    else problems.Add($"{path}:{value.Line}: set must be a list of key.path=value");
                     break;
                 case "grid":
-                    if (value is not YamlMappingNode grid) { problems.Add($"{path}:{value.Start.Line}: grid must map key.path to a list of values"); break; }
-                    var axes = grid.Children.Select(kv => (Key: ((YamlScalarNode)kv.Key).Value ?? "",
-                        Values: kv.Value is YamlSequenceNode seq ? seq.Children.Select(Text).ToList() : [Text(kv.Value)])).ToList();
+                    if (value is not YamlTreeMapping grid) { problems.Add($"{path}:{value.Line}: grid must map key.path to a list of values"); break; }
+                    var axes = grid.Entries.Select(kv => (Key: kv.Key.Value,
+                        Values: kv.Value is YamlTreeSequence seq ? seq.Items.Select(i => Text(i, path)).ToList() : [Text(kv.Value, path)])).ToList();
                     IEnumerable<List<(string, string)>> combos = [[]];
                     foreach (var axis in axes)
                         combos = combos.SelectMany(c => axis.Values.Select(v => new List<(string, string)>(c) { (axis.Key, v) })).ToList();
                     runs.AddRange(combos.Select(c => new SweepRun(Name(c), c)));
                     break;
                 case "list":
-                    if (value is not YamlSequenceNode list) { problems.Add($"{path}:{value.Start.Line}: list must be a list of mappings"); break; }
-                    foreach (var item in list.Children.OfType<YamlMappingNode>())
+                    if (value is not YamlTreeSequence list) { problems.Add($"{path}:{value.Line}: list must be a list of mappings"); break; }
+                    foreach (var item in list.Items)
                     {
-                        var c = item.Children.Select(kv => (((YamlScalarNode)kv.Key).Value ?? "", Text(kv.Value))).ToList();
+                        if (item is not YamlTreeMapping run) { problems.Add($"{path}:{item.Line}: each list entry must be a mapping of key.path: value"); continue; }
+                        var c = run.Entries.Select(kv => (kv.Key.Value, Text(kv.Value, path))).ToList();
                         runs.Add(new SweepRun(Name(c), c));
                     }
                     break;
                 default:
-                    problems.Add($"{path}:{keyNode.Start.Line}:{keyNode.Start.Column}: unknown key '{key}' (expected base, out, set, grid or list)");
+                    problems.Add($"{path}:{keyNode.Line}:{keyNode.Column}: unknown key '{key}' (expected base, out, set, grid or list)");
                     break;
             }
         }
@@ -258,13 +261,14 @@ public static class SweepCommand
         return (baseConfig!, outDir, common, runs);
     }
 
-    private static string Scalar(YamlNode n) => n is YamlScalarNode s ? s.Value ?? "" : throw new RunStopException(ExitCodes.ConfigError, $"line {n.Start.Line}: expected a plain value");
+    private static string Scalar(YamlTreeNode n, string path) => n is YamlTreeScalar s ? s.Value
+        : throw new RunStopException(ExitCodes.ConfigError, $"{path}:{n.Line}:{n.Column}: expected a plain value");
 
-    private static string Text(YamlNode n) => n switch
+    private static string Text(YamlTreeNode n, string path) => n switch
     {
-        YamlScalarNode s => s.Value ?? "",
-        YamlSequenceNode q => "[" + string.Join(", ", q.Children.Select(Text)) + "]",
-        _ => throw new RunStopException(ExitCodes.ConfigError, $"line {n.Start.Line}: sweep values must be scalars or lists"),
+        YamlTreeScalar s => s.Value,
+        YamlTreeSequence q => "[" + string.Join(", ", q.Items.Select(i => Text(i, path))) + "]",
+        _ => throw new RunStopException(ExitCodes.ConfigError, $"{path}:{n.Line}:{n.Column}: sweep values must be scalars or lists"),
     };
 
     /// <summary>A directory name from the values: lr=0.1_batch_size=32 (last key segment, unsafe characters replaced).</summary>
