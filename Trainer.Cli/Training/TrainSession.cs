@@ -244,18 +244,24 @@ public sealed class TrainSession : IDisposable
         if (!_device.Equals(Device.Cpu)) { x = x.To(_device); y = y.To(_device); }
         var heads = _net.ForwardHeads(x);
         Tensor? total = null;
+        var losses = new Tensor[heads.Count + 1];   // each (1): the heads' losses, then the total
         for (int i = 0; i < heads.Count; i++)
         {
             // Deep supervision: main loss + Σ weight × auxiliary loss; each head's loss is logged.
             var ce = Op.CrossEntropy(heads[i], y, _config.Training.LabelSmoothing);
-            headSums[i] += ce.Item() / iter;
+            losses[i] = ce;
             var term = _headWeights[i] == 1 ? ce : Op.Scale(ce, _headWeights[i]);
             total = total is null ? term : Op.Add(total, term);
         }
         if (_faults.NanAtStep == _step + 1) total = Op.Scale(total!, double.NaN);
         if (iter > 1) total = Op.Scale(total!, 1.0 / iter);
-        lossSum += total!.Item();
-        total.Backward();
+        losses[^1] = total!;
+        float[] values;
+        using (GradMode.NoGrad())   // one host read for all of them (a GPU synchronises once, not once per head)
+            values = Op.Concat(losses.Select(l => Op.Reshape(l, 1)).ToArray(), dim: 0).ToArray<float>();
+        for (int i = 0; i < heads.Count; i++) headSums[i] += values[i] / iter;
+        lossSum += values[^1];
+        total!.Backward();
     }
 
     /// <summary>Checks, clips and applies the accumulated gradients; logs; checkpoints and evaluates on schedule. Returns an exit code to stop with, or −1.</summary>
