@@ -83,6 +83,12 @@ public sealed record DataConfig : IValidatable
     public double MaxBadFraction { get; init; } = 0.001;
     /// <summary>Samples in the training shuffle buffer (0 or 1: off).</summary>
     public int ShuffleBuffer { get; init; } = 2000;
+    /// <summary>
+    /// On a GPU (training.device cuda), deliver batches as uint8 NHWC and normalise them on the GPU: a quarter of the
+    /// bytes to copy and no normalisation on the CPU. False keeps float32 NCHW made on the CPU. Ignored on the CPU,
+    /// which always takes float32. See Note [Uint8 batches] in Kiln.Data.BatchFormat.
+    /// </summary>
+    public bool GpuNormalize { get; init; } = true;
 
     public IEnumerable<(string Key, string Message)> Validate()
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 
@@ -22,10 +23,13 @@ namespace Kiln.Data;
 /// counts do not divide evenly, and the trainer should stop each epoch at the smallest count.
 /// Evaluation splits by sample (every rank reads every shard, keeps samples g ≡ r mod W), which gives
 /// every sample exactly once across ranks in a fixed order whatever the shard sizes.
+///
+/// With <see cref="LoaderOptions.Format"/> <see cref="BatchFormat.UInt8Nhwc"/> the batches hold uint8 pixels to
+/// be normalised on the device: see Note [Uint8 batches] (BatchFormat.cs).
 /// </summary>
 public sealed class DataLoader
 {
-    private readonly ConcurrentQueue<float[]> _samplePool = new();
+    private readonly ConcurrentQueue<byte[]> _samplePool = new();   // one sample's pixels: float32 or uint8, as the format says
     private readonly ConcurrentQueue<HostBatch> _batchPool = new();
     private readonly ImageFolderSource? _folder;
 
@@ -68,6 +72,8 @@ public sealed class DataLoader
 
     private bool Train => Options.Mode == LoaderMode.Train;
     private int SampleElements => Options.Transform.SampleElements;
+    private bool Bytes => Options.Format == BatchFormat.UInt8Nhwc;
+    private int SampleBytes => Bytes ? SampleElements : sizeof(float) * SampleElements;
 
     /// <summary>
     /// A hash of everything that decides which samples come in which order: shard names and sizes, seed,
@@ -190,7 +196,8 @@ public sealed class DataLoader
                 health.AddGood();
                 batch ??= RentBatch();
                 int n = batch.Count;
-                item.Pixels.AsSpan(0, SampleElements).CopyTo(batch.Data.AsSpan(n * SampleElements, SampleElements));
+                var slot = Bytes ? batch.Bytes.AsSpan(n * SampleElements, SampleElements) : MemoryMarshal.AsBytes(batch.Data.AsSpan(n * SampleElements, SampleElements));
+                item.Pixels.AsSpan(0, SampleBytes).CopyTo(slot);
                 _samplePool.Enqueue(item.Pixels!);
                 batch.Labels[n] = item.Label;
                 batch.Keys[n] = item.Key;
@@ -254,8 +261,11 @@ public sealed class DataLoader
             return batch;
         }
         var t = Options.Transform;
+        Action<HostBatch> giveBack = b => { if (_batchPool.Count < 4) _batchPool.Enqueue(b); };
+        if (Bytes)
+            return new HostBatch(GC.AllocateUninitializedArray<byte>(Options.BatchSize * SampleElements, pinned: true), Options.BatchSize, t.Views, t.Channels, t.OutputSize, giveBack, t);
         var data = GC.AllocateUninitializedArray<float>(Options.BatchSize * SampleElements, pinned: true);
-        return new HostBatch(data, Options.BatchSize, t.Views, t.Channels, t.OutputSize, b => { if (_batchPool.Count < 4) _batchPool.Enqueue(b); }, t);
+        return new HostBatch(data, Options.BatchSize, t.Views, t.Channels, t.OutputSize, giveBack, t);
     }
 
     private void ReaderLoop(int epoch, long start, Reorder reorder, ChannelWriter<(long, RawSample)> writer, CancellationToken ct)
@@ -322,14 +332,16 @@ public sealed class DataLoader
                         reorder.Put(index, new Decoded(raw.Shard, raw.Key, -1, null, fault, raw.FaultDetail));
                         continue;
                     }
-                    if (!_samplePool.TryDequeue(out var pixels)) pixels = new float[SampleElements];
+                    if (!_samplePool.TryDequeue(out var pixels)) pixels = new byte[SampleBytes];
                     // Evaluation and BySample: augmentation keyed by the global index so it does not depend on the world size.
                     long key = Split == RankSplit.BySample ? index * Options.WorldSize + Options.Rank : index;
                     var random = new SampleRandom(Options.Seed, stream, key);
                     DecodeResult result;
                     try
                     {
-                        result = decoder.Decode(raw.ImageSpan, transform, ref random, pixels);
+                        result = Bytes
+                            ? decoder.Decode(raw.ImageSpan, transform, ref random, pixels.AsSpan())                           // (V, H, W, C) uint8
+                            : decoder.Decode(raw.ImageSpan, transform, ref random, MemoryMarshal.Cast<byte, float>(pixels.AsSpan())); // (V, C, H, W) float32
                     }
                     catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
                     {
@@ -416,7 +428,7 @@ public sealed class DataLoader
     }
 
     /// <summary>A decoded sample, or a bad one.</summary>
-    private sealed record Decoded(string Shard, string Key, int Label, float[]? Pixels, BadSampleReason? Fault, string Detail, (int Width, int Height) Size = default);
+    private sealed record Decoded(string Shard, string Key, int Label, byte[]? Pixels, BadSampleReason? Fault, string Detail, (int Width, int Height) Size = default);
 
     /// <summary>Puts decoded samples back in index order; bounds the samples in flight to the window.</summary>
     private sealed class Reorder(int window, long start)
@@ -491,7 +503,7 @@ public sealed class DataLoader
             }
         }
 
-        public void ReleaseAll(ConcurrentQueue<float[]> pool)
+        public void ReleaseAll(ConcurrentQueue<byte[]> pool)
         {
             lock (_gate)
             {

@@ -1,8 +1,10 @@
 namespace Kiln.Data;
 
 /// <summary>
-/// A batch on the host: contiguous float32 (N·V, C, H, W) pixels, where V is the views per sample
-/// (10 for ten-crop, 2 per scale for multi-scale, else 1), labels and keys per sample. A dense batch
+/// A batch on the host: contiguous float32 (N·V, C, H, W) pixels (<see cref="Data"/>), or with
+/// <see cref="BatchFormat.UInt8Nhwc"/> uint8 (N·V, H, W, C) pixels still to be normalised (<see cref="Bytes"/>,
+/// see Note [Uint8 batches]), where V is the views per sample (10 for ten-crop, 2 per scale for multi-scale,
+/// else 1), labels and keys per sample. A dense batch
 /// (<see cref="IsDense"/>) holds images of different sizes instead: see <see cref="DenseViews"/>. The pixel array is pinned (allocated with
 /// <c>GC.AllocateArray(pinned: true)</c>) so a backend can register it for DMA. Dispose returns it to the
 /// loader's pool; an undisposed batch is simply collected.
@@ -12,8 +14,21 @@ public sealed class HostBatch : IDisposable
     private readonly Action<HostBatch>? _return;
 
     internal HostBatch(float[] data, int capacity, int views, int channels, int size, Action<HostBatch>? returnToPool, TransformOptions? transform = null)
+        : this(BatchFormat.Float32Nchw, data, [], capacity, views, channels, size, returnToPool, transform)
     {
+    }
+
+    /// <summary>A uint8 (N·V, H, W, C) batch; its transform gives the normalisation still to apply.</summary>
+    internal HostBatch(byte[] bytes, int capacity, int views, int channels, int size, Action<HostBatch>? returnToPool, TransformOptions transform)
+        : this(BatchFormat.UInt8Nhwc, [], bytes, capacity, views, channels, size, returnToPool, transform)
+    {
+    }
+
+    private HostBatch(BatchFormat format, float[] data, byte[] bytes, int capacity, int views, int channels, int size, Action<HostBatch>? returnToPool, TransformOptions? transform)
+    {
+        Format = format;
         Data = data;
+        Bytes = bytes;
         Labels = new int[capacity];
         Keys = new string[capacity];
         ImageSizes = new (int, int)[capacity];
@@ -24,8 +39,12 @@ public sealed class HostBatch : IDisposable
         _return = returnToPool;
     }
 
-    /// <summary>Pixels, (Count·Views, C, H, W); only the first <see cref="Count"/>·Views images are valid.</summary>
+    /// <summary>Which of <see cref="Data"/> and <see cref="Bytes"/> holds the pixels.</summary>
+    public BatchFormat Format { get; }
+    /// <summary>Float32 pixels, (Count·Views, C, H, W); only the first <see cref="Count"/>·Views images are valid. Empty for a uint8 batch.</summary>
     public float[] Data { get; }
+    /// <summary>Uint8 pixels, (Count·Views, H, W, C), not normalised (see Note [Uint8 batches]). Empty for a float32 batch.</summary>
+    public byte[] Bytes { get; }
     /// <summary>Class index per sample (length ≥ Count).</summary>
     public int[] Labels { get; }
     /// <summary>Sample key per sample, for logging (length ≥ Count).</summary>
@@ -47,15 +66,23 @@ public sealed class HostBatch : IDisposable
     /// <summary>The position to resume from after this batch.</summary>
     public LoaderPosition Next { get; internal set; }
 
-    /// <summary>The valid pixels.</summary>
-    public Span<float> Pixels => Data.AsSpan(0, Count * Views * Channels * Height * Width);
+    /// <summary>The valid pixels of a float32 batch.</summary>
+    public Span<float> Pixels => Format == BatchFormat.Float32Nchw
+        ? Data.AsSpan(0, Count * Views * Channels * Height * Width)
+        : throw new InvalidOperationException("HostBatch.Pixels: this batch holds uint8 (N, H, W, C) pixels; use PixelBytes, or Kiln.Training.BatchInput for the network input");
 
-    /// <summary>The shape of <see cref="Pixels"/>: (Count·Views, C, H, W).</summary>
+    /// <summary>The valid pixels of a uint8 batch: (Count·Views, H, W, C).</summary>
+    public Span<byte> PixelBytes => Format == BatchFormat.UInt8Nhwc
+        ? Bytes.AsSpan(0, Count * Views * Channels * Height * Width)
+        : throw new InvalidOperationException("HostBatch.PixelBytes: this batch holds float32 (N, C, H, W) pixels; use Pixels");
+
+    /// <summary>The shape of the network input: (Count·Views, C, H, W) (<see cref="Pixels"/>, or <see cref="PixelBytes"/> once normalised).</summary>
     public int[] Shape => [Count * Views, Channels, Height, Width];
 
     /// <summary>
-    /// A dense batch's sample <paramref name="i"/>: per scale, the offset into <see cref="Data"/> and the shape
-    /// (2, C, h, w) of the image at that scale and its mirror image (sizes from <see cref="Geometry.DenseView"/>).
+    /// A dense batch's sample <paramref name="i"/>: per scale, the offset into <see cref="Data"/> (or <see cref="Bytes"/>,
+    /// which then hold (2, h, w, C)) and the input shape (2, C, h, w) of the image at that scale and its mirror image
+    /// (sizes from <see cref="Geometry.DenseView"/>).
     /// </summary>
     public IReadOnlyList<(int Offset, int[] Shape)> DenseViews(int i)
     {

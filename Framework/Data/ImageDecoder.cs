@@ -5,7 +5,7 @@ using SkiaSharp;
 namespace Kiln.Data;
 
 /// <summary>
-/// Decodes one image and produces its views as normalised float32 CHW. One instance per worker
+/// Decodes one image and produces its views as normalised float32 CHW (or uint8 HWC, see Note [Uint8 batches]). One instance per worker
 /// thread: it owns pinned scratch buffers that grow to the largest region seen and are reused, and,
 /// when TurboJPEG is in use, its own decompressor handle (dispose the decoder to free it).
 ///
@@ -85,7 +85,7 @@ public sealed class ImageDecoder : IDisposable
     /// <summary>Whether TurboJPEG can be loaded in this process, and if not why (every place tried, or the switch that disabled it).</summary>
     public static bool TurboJpegAvailable(out string? whyNot) => TurboJpegLibrary.TryLoad(out whyNot);
 
-    /// <summary>Pixels the last <see cref="Decode"/> asked the codec for (width × height of the decoded region); for tests and benchmarks.</summary>
+    /// <summary>Pixels the last decode asked the codec for (width × height of the decoded region); for tests and benchmarks.</summary>
     internal long LastDecodedPixels { get; private set; }
 
     /// <summary>Width and height of the last image whose views were planned (what dense evaluation's view sizes follow).</summary>
@@ -115,8 +115,31 @@ public sealed class ImageDecoder : IDisposable
     /// </summary>
     public DecodeResult Decode(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<float> dst)
     {
-        if (bytes.Length == 0) return DecodeResult.Bad(BadSampleReason.CorruptImage, "image member is empty (0 bytes)");
         if (dst.Length < t.SampleElements) throw new ArgumentException($"output needs {t.SampleElements} floats, got {dst.Length}");
+        return Decode(bytes, t, ref random, new Destination(dst, default));
+    }
+
+    /// <summary>
+    /// As the float overload, but writes the views as uint8 (S, S, C) each, not normalised: the same crops, flips and
+    /// colour augmentation, rounded and clamped to [0, 255], channels in output order (see Note [Uint8 batches]).
+    /// </summary>
+    public DecodeResult Decode(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<byte> dst)
+    {
+        if (dst.Length < t.SampleElements) throw new ArgumentException($"output needs {t.SampleElements} bytes, got {dst.Length}");
+        return Decode(bytes, t, ref random, new Destination(default, dst));
+    }
+
+    /// <summary>Where the views go: float32 (C, H, W) views, or uint8 (H, W, C) views when <see cref="Bytes"/> is not empty.</summary>
+    private readonly ref struct Destination(Span<float> floats, Span<byte> bytes)
+    {
+        public Span<float> Floats { get; } = floats;
+        public Span<byte> Bytes { get; } = bytes;
+        public bool IsBytes => !Bytes.IsEmpty;
+    }
+
+    private DecodeResult Decode(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Destination dst)
+    {
+        if (bytes.Length == 0) return DecodeResult.Bad(BadSampleReason.CorruptImage, "image member is empty (0 bytes)");
         if (JpegHeader.Unsupported(bytes) is { } unsupported) return DecodeResult.Bad(BadSampleReason.CorruptImage, unsupported);
         if (_turbo is not null && JpegHeader.IsJpeg(bytes))
         {
@@ -171,7 +194,7 @@ public sealed class ImageDecoder : IDisposable
     /// The TurboJPEG path: header, size limits, plan, one scaled full-image decode, then the shared resample.
     /// False when SkiaSharp must decide instead (unreadable header, CMYK/YCCK, or any error or warning while decoding).
     /// </summary>
-    private unsafe bool TryDecodeTurbo(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<float> dst,
+    private unsafe bool TryDecodeTurbo(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Destination dst,
         out DecodeResult result, out string? error)
     {
         result = DecodeResult.Ok;
@@ -221,7 +244,7 @@ public sealed class ImageDecoder : IDisposable
         }
     }
 
-    private DecodeResult DecodeSkia(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Span<float> dst)
+    private DecodeResult DecodeSkia(ReadOnlySpan<byte> bytes, TransformOptions t, ref SampleRandom random, Destination dst)
     {
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data);
@@ -271,7 +294,7 @@ public sealed class ImageDecoder : IDisposable
     /// to the output views: antialiasing reduce when needed, colour jitter, then the fused resample per view.
     /// </summary>
     private void Finish(TransformOptions t, ref SampleRandom random, int viewCount, double fx, double fy, int rx0, int ry0,
-        ReadOnlySpan<byte> region, int rw, int rh, Span<float> dst)
+        ReadOnlySpan<byte> region, int rw, int rh, Destination dst)
     {
         var views = _views.AsSpan(0, viewCount);
         int stride = 4 * rw;
@@ -296,11 +319,11 @@ public sealed class ImageDecoder : IDisposable
         {
             MeanRgb(region, rw, rh, stride, _meanRgb);
             ColorJitter.Sample(ref random, t.Brightness, t.Contrast, t.Saturation, _meanRgb, _jitterM, _jitterT);
-            SetAffineNormalisation(t);
+            SetAffineNormalisation(t, pixelUnits: dst.IsBytes);
         }
         else
         {
-            SetNormalisation(t);
+            SetNormalisation(t, pixelUnits: dst.IsBytes);
         }
         int offset = 0;
         for (int i = 0; i < views.Length; i++)
@@ -308,12 +331,23 @@ public sealed class ImageDecoder : IDisposable
             var v = views[i];
             var box = new CropBox((v.X * fx - rx0) / reduce, (v.Y * fy - ry0) / reduce, v.Width * fx / reduce, v.Height * fy / reduce, v.Flip);
             int ow = _outWidth[i], oh = _outHeight[i], viewElements = t.Channels * ow * oh;
-            var view = dst.Slice(offset, viewElements);   // (C, oh, ow); views follow each other without gaps
-            offset += viewElements;
-            if (t.HasColorJitter)
-                Resampler.ResampleToChwAffine(region, rw, rh, stride, box, ow, oh, t.Channels, _matrix, _bias, view);
+            if (dst.IsBytes)
+            {
+                var bytes = dst.Bytes.Slice(offset, viewElements);   // (oh, ow, C); views follow each other without gaps
+                if (t.HasColorJitter)
+                    Resampler.ResampleToHwcAffine(region, rw, rh, stride, box, ow, oh, t.Channels, _matrix, _bias, bytes);
+                else
+                    Resampler.ResampleToHwc(region, rw, rh, stride, box, ow, oh, t.Channels, _sourceChannel, _scale, _bias, bytes);
+            }
             else
-                Resampler.ResampleToChw(region, rw, rh, stride, box, ow, oh, t.Channels, _sourceChannel, _scale, _bias, view);
+            {
+                var view = dst.Floats.Slice(offset, viewElements);   // (C, oh, ow); views follow each other without gaps
+                if (t.HasColorJitter)
+                    Resampler.ResampleToChwAffine(region, rw, rh, stride, box, ow, oh, t.Channels, _matrix, _bias, view);
+                else
+                    Resampler.ResampleToChw(region, rw, rh, stride, box, ow, oh, t.Channels, _sourceChannel, _scale, _bias, view);
+            }
+            offset += viewElements;
         }
     }
 
@@ -362,8 +396,11 @@ public sealed class ImageDecoder : IDisposable
         if (_pixels.Length < bytes) _pixels = GC.AllocateUninitializedArray<byte>((int)Math.Max(bytes, 1 << 20), pinned: true);
     }
 
-    /// <summary>Folds normalisation and this sample's lighting offset into out = p · scale + bias per output channel.</summary>
-    private void SetNormalisation(TransformOptions t)
+    /// <summary>
+    /// Folds normalisation and this sample's lighting offset into out = p · scale + bias per output channel; in
+    /// <paramref name="pixelUnits"/> (uint8 output) the lighting offset only, in 0–255 units: the device normalises.
+    /// </summary>
+    private void SetNormalisation(TransformOptions t, bool pixelUnits)
     {
         var n = t.Normalization;
         float range = n.PixelRange;
@@ -372,16 +409,17 @@ public sealed class ImageDecoder : IDisposable
             int src = t.Channels == 1 ? 0 : n.Order == ChannelOrder.Rgb ? c : 2 - c;
             _sourceChannel[c] = src;
             float light = t.Channels == 3 ? _light[src] : 0f;
-            _scale[c] = range / 255f / n.Std[c];
-            _bias[c] = (light * range - n.Mean[c]) / n.Std[c];
+            _scale[c] = pixelUnits ? 1f : range / 255f / n.Std[c];
+            _bias[c] = pixelUnits ? light * 255f : (light * range - n.Mean[c]) / n.Std[c];
         }
     }
 
     /// <summary>
     /// Folds colour jitter (M, t on [0, 1] RGB), lighting and normalisation into one affine map per output
-    /// channel on 0–255 source pixels: out[c] = Σ_k A[c,k]·p[k] + b[c].
+    /// channel on 0–255 source pixels: out[c] = Σ_k A[c,k]·p[k] + b[c]; in <paramref name="pixelUnits"/> without the
+    /// normalisation (out in 0–255 units, for uint8 output).
     /// </summary>
-    private void SetAffineNormalisation(TransformOptions t)
+    private void SetAffineNormalisation(TransformOptions t, bool pixelUnits)
     {
         var n = t.Normalization;
         float range = n.PixelRange;
@@ -399,8 +437,8 @@ public sealed class ImageDecoder : IDisposable
                 for (int k = 0; k < 3; k++) row[k] += weight * _jitterM[3 * j + k];
                 offset += weight * (_jitterT[j] + (t.Channels == 3 ? _light[j] : 0));
             }
-            for (int k = 0; k < 3; k++) _matrix[3 * c + k] = (float)(row[k] / 255.0 * range / n.Std[c]);
-            _bias[c] = (float)((offset * range - n.Mean[c]) / n.Std[c]);
+            for (int k = 0; k < 3; k++) _matrix[3 * c + k] = (float)(pixelUnits ? row[k] : row[k] / 255.0 * range / n.Std[c]);
+            _bias[c] = (float)(pixelUnits ? offset * 255 : (offset * range - n.Mean[c]) / n.Std[c]);
         }
     }
 

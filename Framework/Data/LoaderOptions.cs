@@ -24,6 +24,8 @@ public sealed record LoaderOptions
     /// <summary>Samples decoded ahead of the consumer (the reorder window); 0 chooses 2·batch + 4·workers.</summary>
     public int Prefetch { get; init; }
     public TransformOptions Transform { get; init; } = TransformOptions.Train;
+    /// <summary>Pixels as normalised float32 NCHW (default), or uint8 NHWC to normalise on the device (see Note [Uint8 batches]).</summary>
+    public BatchFormat Format { get; init; } = BatchFormat.Float32Nchw;
     public DecodeLimits Limits { get; init; } = new();
     /// <summary>Largest tar member read into memory; larger members are bad samples, never allocated.</summary>
     public long MaxMemberBytes { get; init; } = 64L << 20;
@@ -52,6 +54,7 @@ public sealed record LoaderOptions
         if (Prefetch < 0) problems.Add($"prefetch must be >= 0, got {Prefetch}");
         if (MaxMemberBytes < 1) problems.Add($"max member bytes must be >= 1, got {MaxMemberBytes}");
         if (!(MaxBadFraction >= 0 && MaxBadFraction <= 1)) problems.Add($"max bad fraction must be in [0, 1], got {MaxBadFraction}");
+        if (!Enum.IsDefined(Format)) problems.Add($"batch format must be Float32Nchw or UInt8Nhwc, got {Format}");
         if (MaxBadCount < 0) problems.Add($"max bad count must be >= 0, got {MaxBadCount}");
         try { Transform.Validate(); } catch (ArgumentException e) { problems.Add(e.Message); }
         if (problems.Count > 0) throw new ArgumentException("data loader: " + string.Join("; ", problems));

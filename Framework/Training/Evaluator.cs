@@ -30,7 +30,8 @@ public sealed class Evaluator
     /// <summary>
     /// Runs every model on the batch (in evaluation mode, without gradients) and counts it.
     /// Each model maps (N·V, C, H, W) pixels to logits (N·V, classes); for a dense batch it is given each image's
-    /// views at one scale, (2, C, h, w), and must give (2, classes) (<c>Network.ForwardDense</c>).
+    /// views at one scale, (2, C, h, w), and must give (2, classes) (<c>Network.ForwardDense</c>). Pixels reach the
+    /// device through <see cref="BatchInput"/> (a uint8 batch is normalised there).
     /// </summary>
     public void Add(HostBatch batch, IReadOnlyList<Func<Tensor, Tensor>> models, Device device)
     {
@@ -48,14 +49,13 @@ public sealed class Evaluator
                     foreach (var (offset, shape) in batch.DenseViews(i))
                     {
                         using var scope = TensorScope.Begin();
-                        var pixels = batch.Data.AsSpan(offset, shape[0] * shape[1] * shape[2] * shape[3]);
-                        Forward(Tensor.FromSpan<float>(pixels, shape), models, device, 1, 2, avg.Slice(i * _classes, _classes));
+                        Forward(BatchInput.DenseView(batch, offset, shape, device), models, 1, 2, avg.Slice(i * _classes, _classes));
                     }
             }
             else
             {
                 using var scope = TensorScope.Begin();
-                Forward(Tensor.FromSpan<float>(batch.Pixels, batch.Shape), models, device, n, v, avg);
+                Forward(BatchInput.ToDevice(batch, device), models, n, v, avg);
             }
         }
         double scale = 1.0 / (v * models.Count);
@@ -63,10 +63,9 @@ public sealed class Evaluator
         AddProbabilities(avg, batch.Labels.AsSpan(0, n));
     }
 
-    /// <summary>Adds to <paramref name="avg"/> (n, classes) the softmax of every model's logits (n·views, classes) for pixels <paramref name="x"/>.</summary>
-    private void Forward(Tensor x, IReadOnlyList<Func<Tensor, Tensor>> models, Device device, int n, int views, Span<double> avg)
+    /// <summary>Adds to <paramref name="avg"/> (n, classes) the softmax of every model's logits (n·views, classes) for input <paramref name="x"/>.</summary>
+    private void Forward(Tensor x, IReadOnlyList<Func<Tensor, Tensor>> models, int n, int views, Span<double> avg)
     {
-        if (device != x.Device) x = x.To(device);
         foreach (var model in models)
         {
             var logits = model(x);

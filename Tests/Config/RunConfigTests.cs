@@ -185,6 +185,17 @@ public sealed class RunConfigTests
     }
 
     [Fact]
+    public void GpuNormalize_DefaultsOn_BindsAndRefusesNonBooleans()
+    {
+        Assert.True(RunConfigLoader.Parse(Good, "good.yaml").Data.GpuNormalize);
+        Assert.False(RunConfigLoader.Parse(Good, "good.yaml", ["data.gpu_normalize=false"]).Data.GpuNormalize);
+        var e = Assert.Throws<ConfigException>(() => RunConfigLoader.Parse(Good, "good.yaml", ["data.gpu_normalize=sometimes"]));
+        Assert.Contains(e.Problems, p => p.KeyPath == "data.gpu_normalize" && p.Message.Contains("true or false"));
+        e = Assert.Throws<ConfigException>(() => RunConfigLoader.Parse(Good, "good.yaml", ["data.gpu_normalise=false"]));
+        Assert.Contains("did you mean 'gpu_normalize'", e.Problems[0].Message);
+    }
+
+    [Fact]
     public void EvalProtocol_UnknownName_IsAnError()
     {
         var e = Assert.Throws<ConfigException>(() => RunConfigLoader.Parse(Good, "good.yaml", ["training.eval_protocol=multicrop"]));

@@ -81,6 +81,7 @@ public sealed class TrainCommandTests
         var resumed = Run(TrainArgs(run, "--resume", "auto"));
         Assert.True(resumed.Code == 0, resumed.Err + resumed.Out);
         Assert.Contains("resumed from", resumed.Out);
+        Assert.Contains("batches as float32 NCHW", resumed.Out);   // the CPU keeps its float path (Note [Uint8 batches])
         AssertSameLosses(reference, run);
         Assert.Equal(Hash(Path.Combine(reference, "checkpoints", "step-000000012", "model.safetensors")),
                      Hash(Path.Combine(run, "checkpoints", "step-000000012", "model.safetensors")));

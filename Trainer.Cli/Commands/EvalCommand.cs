@@ -83,9 +83,9 @@ public static class EvalCommand
             var config0 = o.Workers is int w ? first with { Data = first.Data with { Workers = w } } : first;
             if (scales is not null && scales.Min() < first.Data.ImageSize)
                 throw new RunStopException(ExitCodes.ConfigError, $"--scales: {scales.Min()} is smaller than the network's input size {first.Data.ImageSize} (data.image_size); each scale must be at least that");
-            var loader = new DataLoader(RunBuilder.EvalLoader(config0, o.Data, members[0].Net.Plan.InputShape[0], protocol, o.BatchSize, scales: scales));
-            var evaluator = new Evaluator(first.Model.NumClasses);
             var device = Kiln.Core.Device.Parse(o.Device ?? first.Training.Device);
+            var loader = new DataLoader(RunBuilder.EvalLoader(config0, o.Data, members[0].Net.Plan.InputShape[0], protocol, o.BatchSize, scales: scales, device: device));
+            var evaluator = new Evaluator(first.Model.NumClasses);
             if (!device.Equals(Kiln.Core.Device.Cpu))
                 foreach (var m in members) m.Net.To(device);
             var models = members.Select(m => protocol == EvalProtocol.Dense ? (Func<Tensor, Tensor>)m.Net.ForwardDense : m.Net.Forward).ToList();

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Kiln.Config;
+using Kiln.Core;
 using Kiln.Data;
 using Kiln.Models;
 using Kiln.Nn;
@@ -107,6 +108,14 @@ public static class RunBuilder
     /// <summary>Dense evaluation forwards one image at a time; its loader batches at most this many (each sample's buffer holds every scale).</summary>
     public const int DenseBatchLimit = 8;
 
+    /// <summary>
+    /// The loaders' batch format on <paramref name="device"/>: uint8 NHWC, normalised on the GPU, when the device is a GPU
+    /// and data.gpu_normalize is on (the default); float32 NCHW otherwise, the CPU's fast path. See Note [Uint8 batches].
+    /// </summary>
+    public static BatchFormat BatchFormatFor(RunConfig config, Device device) =>
+        config.Data.GpuNormalize && device.Type != DeviceType.Cpu ? BatchFormat.UInt8Nhwc : BatchFormat.Float32Nchw;
+
+    /// <summary>The training loader; batches in <see cref="BatchFormatFor"/> training.device's format.</summary>
     public static LoaderOptions TrainLoader(RunConfig config, int channels, string? quarantine, Action<DataEvent>? onEvent) => new()
     {
         Shards = config.Data.Train,
@@ -117,13 +126,15 @@ public static class RunBuilder
         Workers = Math.Max(1, config.Data.Workers),
         ShuffleBuffer = config.Data.ShuffleBuffer,
         Transform = TrainTransform(config, channels),
+        Format = BatchFormatFor(config, Device.Parse(config.Training.Device)),
         MaxBadFraction = config.Data.MaxBadFraction,
         QuarantinePath = quarantine,
         OnEvent = onEvent,
     };
 
+    /// <summary>An evaluation loader; batches in the format for <paramref name="device"/> (default training.device), see <see cref="BatchFormatFor"/>.</summary>
     public static LoaderOptions EvalLoader(RunConfig config, string shards, int channels, EvalProtocol protocol, int? batchSize = null,
-        Action<DataEvent>? onEvent = null, int[]? scales = null)
+        Action<DataEvent>? onEvent = null, int[]? scales = null, Device? device = null)
     {
         int batch = batchSize ?? config.Data.BatchSize;
         return new()
@@ -136,6 +147,7 @@ public static class RunBuilder
             Workers = Math.Max(1, config.Data.Workers),
             DropLast = false,
             Transform = EvalTransform(config, channels, protocol, scales),
+            Format = BatchFormatFor(config, device ?? Device.Parse(config.Training.Device)),
             MaxBadFraction = config.Data.MaxBadFraction,
             OnEvent = onEvent,
         };

@@ -88,6 +88,10 @@ public sealed class TrainSession : IDisposable
         _totalSteps = config.Training.Iterations ?? (long)config.Training.Epochs!.Value * _stepsPerEpoch;
         _log.Info("data: {Shards} train shard(s), {Samples} samples, {Steps} steps per epoch of {Batch}×{Iter} images; {Total} steps in all; validation {Val}",
             _train.Shards.Count, samples, _stepsPerEpoch, config.Data.BatchSize, config.Optimizer.IterSize, _totalSteps, config.Data.Val ?? "none");
+        _log.Info(_train.Options.Format == BatchFormat.UInt8Nhwc
+            ? "data: batches as uint8 NHWC, normalised on {Device} (data.gpu_normalize {GpuNormalize})"
+            : "data: batches as float32 NCHW, normalised on the CPU (training.device {Device}, data.gpu_normalize {GpuNormalize})",
+            _device, config.Data.GpuNormalize);
 
         _params = _net.NamedParameters().ToList();
         _ema = new Tensor?[config.Training.EmaDecay is null ? 0 : _params.Count];
@@ -239,9 +243,8 @@ public sealed class TrainSession : IDisposable
     {
         int iter = _config.Optimizer.IterSize;
         using var scope = TensorScope.Begin();
-        var x = Tensor.FromSpan<float>(batch.Pixels, batch.Shape);
-        var y = Tensor.FromSpan<int>(batch.Labels.AsSpan(0, batch.Count), [batch.Count]);
-        if (!_device.Equals(Device.Cpu)) { x = x.To(_device); y = y.To(_device); }
+        var x = BatchInput.ToDevice(batch, _device);   // x: (N, C, H, W) float32 on the device (a uint8 batch is normalised there)
+        var y = Tensor.FromSpan<int>(batch.Labels.AsSpan(0, batch.Count), [batch.Count], _device);   // y: (N)
         var heads = _net.ForwardHeads(x);
         Tensor? total = null;
         var losses = new Tensor[heads.Count + 1];   // each (1): the heads' losses, then the total

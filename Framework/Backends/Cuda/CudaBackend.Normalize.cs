@@ -3,11 +3,11 @@ namespace Kiln.Backends.Cuda;
 public sealed unsafe partial class CudaBackend
 {
     /// <summary>
-    /// Decoded images to network input: x (N, H, W, C) uint8 → y (N, C, H, W) float32 with
+    /// Launcher of normalize_forward_u8_f32 (see <see cref="Kiln.Core.Ops.Op.NormalizeImages"/>): x (N, H, W, C) uint8 → y (N, C, H, W) float32 with
     /// y = (x * scale - mean[c]) * invStd[c], mirrored horizontally where flip[n] != 0.
     /// mean, invStd: (C) float32 on this device; flip: (N) uint8 on this device, or null.
     /// </summary>
-    internal void NormalizeImages(Tensor x, Tensor y, Tensor mean, Tensor invStd, Tensor? flip, float scale)
+    public void NormalizeImages(Tensor x, Tensor y, Tensor mean, Tensor invStd, Tensor? flip, float scale)
     {
         if (x.DType != DType.UInt8 || x.Rank != 4) throw new ArgumentException($"normalize: x must be (N, H, W, C) uint8, got {x}");
         int n = x.Size(0), h = x.Size(1), w = x.Size(2), c = x.Size(3);

@@ -269,6 +269,24 @@ public sealed class CudaGpuTests
     }
 
     [CudaFact]
+    public void NormalizeImagesOp_Gpu_MatchesCpuTwin_OddSizesOneChannelAndFlip()
+    {
+        CudaTestEnvironment.RequireKernels();
+        foreach (var (n, h, w, c) in new[] { (3, 5, 7, 3), (2, 9, 4, 1), (5, 17, 13, 3) })
+        {
+            using var scope = TensorScope.Begin();
+            var pixels = new byte[n * h * w * c];
+            new Random(n * 31 + w).NextBytes(pixels);
+            float[] mean = c == 3 ? [0.485f, 0.456f, 0.406f] : [0.1307f], std = c == 3 ? [0.229f, 0.224f, 0.225f] : [0.3081f];
+            var flip = Enumerable.Range(0, n).Select(i => (byte)(i % 2)).ToArray();
+            var cpu = Op.NormalizeImages(Tensor.FromArray(pixels, [n, h, w, c]), mean, std, 1 / 255f, Tensor.FromArray(flip, [n]));
+            var gpu = Op.NormalizeImages(Tensor.FromArray(pixels, [n, h, w, c], Device.Cuda(0)), mean, std, 1 / 255f, Tensor.FromArray(flip, [n], Device.Cuda(0)));
+            Assert.Equal(Device.Cuda(0), gpu.Device);
+            AssertClose(cpu.ToArray<float>(), gpu.ToArray<float>(), 1e-6f, 1e-6f, $"normalize ({n}, {h}, {w}, {c})");
+        }
+    }
+
+    [CudaFact]
     public void NormalizeImages_MatchesCpuReference_WithFlip()
     {
         CudaTestEnvironment.RequireKernels();

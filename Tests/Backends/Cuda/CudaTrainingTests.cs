@@ -45,6 +45,7 @@ public sealed class CudaTrainingTests
         string one = NewRunDir("det1"), two = NewRunDir("det2");
         var a = Run(TrainArgs(one, Strict), timeoutMs: 120_000);
         Assert.True(a.Code == 0, a.Out + a.Err);
+        Assert.Contains("batches as uint8 NHWC", a.Out);   // data.gpu_normalize's default: normalised by the kernel (Note [Uint8 batches])
         var b = Run(TrainArgs(two, Strict), timeoutMs: 120_000);
         Assert.True(b.Code == 0, b.Out + b.Err);
         Assert.Equal(ValLosses(one), ValLosses(two));

@@ -43,7 +43,7 @@ public sealed unsafe class KernelEmulationTests
         """;
 
     private static readonly string[] EmulatedFiles =
-        ["pool.cu", "lrn.cu", "dropout.cu", "crossentropy.cu", "concat.cu", "maxout.cu", "renorm.cu", "check.cu", "batchnorm.cu"];
+        ["pool.cu", "lrn.cu", "dropout.cu", "crossentropy.cu", "concat.cu", "maxout.cu", "renorm.cu", "check.cu", "batchnorm.cu", "normalize.cu"];
 
     private static readonly Lazy<(string? Dir, string? WhyNot)> s_build = new(Build);
     private static readonly Dictionary<string, nint> s_libs = new();
@@ -367,6 +367,30 @@ public sealed unsafe class KernelEmulationTests
         Launch("batchnorm.cu", 2, 1, 7, () => ((delegate* unmanaged<nint, nint, nint, double, nint, int, long, long, void>)f)(
             P(dy), P(weight), P(variance), eps, P(kdx), c, hw, total));
         AssertClose(dx, kdx, 1e-13, "bn dx");
+    }
+
+    [Theory]
+    [InlineData(3, 5, 7, 3, true)]
+    [InlineData(2, 4, 9, 1, true)]
+    [InlineData(4, 3, 5, 3, false)]
+    public void Normalize_Kernel_MatchesCpuTwin(int n, int h, int w, int c, bool useFlip)
+    {
+        using var scope = TensorScope.Begin();
+        var pixels = new byte[n * h * w * c];
+        new System.Random(91 + n + c).NextBytes(pixels);
+        var x = Tensor.FromArray(pixels, [n, h, w, c]);                                  // x: (N, H, W, C) uint8
+        float[] mean = [0.485f, 0.456f, 0.406f], invStd = [1 / 0.229f, 1 / 0.224f, 1 / 0.225f];
+        var m = Tensor.FromArray(mean[..c], [c]);
+        var s = Tensor.FromArray(invStd[..c], [c]);
+        var flip = useFlip ? Tensor.FromArray(Enumerable.Range(0, n).Select(i => (byte)(i % 2)).ToArray(), [n]) : null;
+        Tensor y = Tensor.Empty([n, c, h, w]), ky = Tensor.Full([n, c, h, w], 99);     // y: (N, C, H, W); every element must be written
+        float scale = 1 / 255f;
+        Cpu.NormalizeImages(x, y, m, s, flip, scale);
+        nint f = Fn("normalize.cu", "normalize_forward_u8_f32");
+        nint pflip = flip is null ? 0 : P(flip);
+        Launch("normalize.cu", 3, 1, 7, () => ((delegate* unmanaged<nint, nint, nint, nint, nint, int, int, int, int, float, void>)f)(
+            P(x), P(ky), P(m), P(s), pflip, n, h, w, c, scale));
+        AssertClose(y, ky, 1e-6, "normalize");
     }
 
     [Fact]
