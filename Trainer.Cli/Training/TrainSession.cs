@@ -223,13 +223,8 @@ public sealed class TrainSession : IDisposable
             foreach (var batch in _train.ReadFrom(LoaderPosition.Start(_position.Epoch + 1)).Take(count))
                 using (batch)
                 {
-                    using var x = Tensor.FromSpan<float>(batch.Pixels, batch.Shape);
-                    if (_device.Equals(Device.Cpu)) yield return x;
-                    else
-                    {
-                        using var onDevice = x.To(_device);
-                        yield return onDevice;
-                    }
+                    using var x = BatchInput.ToDevice(batch, _device);   // (N, C, H, W) float32 on the device
+                    yield return x;
                 }
         }
         int used = BatchNormRecompute.Run(_net, Batches());
