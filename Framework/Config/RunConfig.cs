@@ -62,7 +62,7 @@ public sealed record ModelConfig : IValidatable
 
 public enum ColorOrder { Rgb, Bgr }
 
-public enum AugmentPreset { None, Inception, ScaleJitter, Alexnet }
+public enum AugmentPreset { None, Inception, ScaleJitter, Alexnet, PadCrop }
 
 public enum EvalProtocol { Center, TenCrop, MultiScale, Dense }
 
@@ -113,6 +113,8 @@ public sealed record AugmentConfig : IValidatable
     public int ScaleMin { get; init; } = 256;
     public int ScaleMax { get; init; } = 480;
     public bool Flip { get; init; } = true;
+    /// <summary>pad_crop (CIFAR): zero padding on each side before the random crop, in output pixels.</summary>
+    public int Pad { get; init; } = 4;
     /// <summary>Standard deviation of AlexNet's PCA lighting noise (0: off; the paper uses 0.1).</summary>
     public double Lighting { get; init; }
     public double ColorJitter { get; init; }
@@ -123,6 +125,7 @@ public sealed record AugmentConfig : IValidatable
         if (!(MinAspect > 0 && MinAspect <= MaxAspect)) yield return ("min_aspect", $"needs 0 < min_aspect ≤ max_aspect, got {MinAspect} and {MaxAspect}");
         if (ScaleMin < 1 || ScaleMin > ScaleMax) yield return ("scale_min", $"needs 1 ≤ scale_min ≤ scale_max, got {ScaleMin} and {ScaleMax}");
         if (Lighting < 0) yield return ("lighting", $"must be ≥ 0, got {Lighting}");
+        if (Pad is < 0 or > 4096) yield return ("pad", $"must be in [0, 4096], got {Pad}");
         if (ColorJitter < 0) yield return ("color_jitter", $"must be ≥ 0, got {ColorJitter}");
     }
 }

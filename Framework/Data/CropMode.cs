@@ -9,6 +9,11 @@ public enum CropMode
     ScaleJitter,
     /// <summary>AlexNet/Caffe: warp to Resize × Resize, then a random output-sized crop (224 or 227).</summary>
     ResizeRandomCrop,
+    /// <summary>
+    /// CIFAR (He et al. 2016, §4.2; torchvision's RandomCrop(32, padding=4)): the image warped to the output size (a
+    /// no-op for 32×32 images), zero-padded by Pad pixels on each side, then a random output-sized crop.
+    /// </summary>
+    PadRandomCrop,
     /// <summary>Evaluation: shorter side to Resize, centre output-sized crop.</summary>
     CenterCrop,
     /// <summary>Evaluation: shorter side to Resize; four corners and centre, then their mirror images (10 views).</summary>

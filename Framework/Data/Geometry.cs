@@ -32,6 +32,15 @@ public static class Geometry
                     box = new CropBox(ox * fx, oy * fy, s * fx, s * fy, false);
                     break;
                 }
+            case CropMode.PadRandomCrop:
+                {
+                    // Offsets in output pixels of the padded (s + 2·pad)² canvas: a box reaching outside the image
+                    // reads zeros there (ImageDecoder fills them after the resample).
+                    int ox = random.NextInt(-t.Pad, t.Pad), oy = random.NextInt(-t.Pad, t.Pad);
+                    double fx = (double)width / s, fy = (double)height / s;
+                    box = new CropBox(ox * fx, oy * fy, s * fx, s * fy, false);
+                    break;
+                }
             case CropMode.ResizeCenterCrop:
                 {
                     int o = (int)Math.Round((t.Resize - s) / 2.0, MidpointRounding.ToEven);

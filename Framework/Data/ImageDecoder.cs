@@ -347,7 +347,32 @@ public sealed class ImageDecoder : IDisposable
                 else
                     Resampler.ResampleToChw(region, rw, rh, stride, box, ow, oh, t.Channels, _sourceChannel, _scale, _bias, view);
             }
+            if (v.X < 0 || v.Y < 0 || v.Right > LastImageSize.Width || v.Bottom > LastImageSize.Height)
+                FillOutside(v, LastImageSize.Width, LastImageSize.Height, ow, oh, t.Channels, dst, offset);
             offset += viewElements;
+        }
+    }
+
+    /// <summary>
+    /// A box that reaches outside the image (<see cref="CropMode.PadRandomCrop"/>): the output pixels whose centre
+    /// falls outside get what a black pixel becomes, the bias of the fused pass (the resample itself clamps to the edge).
+    /// </summary>
+    private void FillOutside(CropBox v, int width, int height, int ow, int oh, int channels, Destination dst, int offset)
+    {
+        bool Outside(double start, double size, int n, int i, int limit) { double c = start + (i + 0.5) * size / n; return c < 0 || c >= limit; }
+        for (int oy = 0; oy < oh; oy++)
+        {
+            bool rowOut = Outside(v.Y, v.Height, oh, oy, height);
+            for (int ox = 0; ox < ow; ox++)
+            {
+                if (!rowOut && !Outside(v.X, v.Width, ow, ox, width)) continue;
+                int x = v.Flip ? ow - 1 - ox : ox;   // the view is stored mirrored
+                for (int c = 0; c < channels; c++)
+                {
+                    if (dst.IsBytes) dst.Bytes[offset + (oy * ow + x) * channels + c] = (byte)Math.Clamp(MathF.Round(_bias[c]), 0, 255);   // (oh, ow, C)
+                    else dst.Floats[offset + (c * oh + oy) * ow + x] = _bias[c];                                                           // (C, oh, ow)
+                }
+            }
         }
     }
 

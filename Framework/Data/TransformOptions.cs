@@ -22,6 +22,8 @@ public sealed record TransformOptions
     public int Resize { get; init; } = 256;
     /// <summary>Multi-scale and dense evaluation: the shorter sides Q the image is resized to (VGG: 256, 384, 512).</summary>
     public int[] Scales { get; init; } = [256];
+    /// <summary>Zero padding on each side for <see cref="CropMode.PadRandomCrop"/>, in output pixels.</summary>
+    public int Pad { get; init; } = 4;
     /// <summary>Dense evaluation: the largest aspect ratio kept; a longer image loses the ends of its longer side.</summary>
     public double DenseMaxAspect { get; init; } = 2.0;
     /// <summary>Random horizontal flip with probability 1/2.</summary>
@@ -53,7 +55,7 @@ public sealed record TransformOptions
         : Views * Channels * OutputSize * OutputSize;
 
     /// <summary>Whether any random draw is involved.</summary>
-    public bool IsRandom => Mode is CropMode.RandomResizedCrop or CropMode.ScaleJitter or CropMode.ResizeRandomCrop || Flip || LightingStd > 0 || HasColorJitter;
+    public bool IsRandom => Mode is CropMode.RandomResizedCrop or CropMode.ScaleJitter or CropMode.ResizeRandomCrop or CropMode.PadRandomCrop || Flip || LightingStd > 0 || HasColorJitter;
 
     /// <summary>Training defaults: random-resized-crop 224 + flip, ImageNet RGB normalisation.</summary>
     public static TransformOptions Train { get; } = new();
@@ -79,6 +81,7 @@ public sealed record TransformOptions
             if (Scales.Any(q => q < OutputSize || q > 4096)) problems.Add($"{Mode} scales must be in [output size {OutputSize}, 4096], got [{string.Join(", ", Scales)}]");
             if (!(DenseMaxAspect is >= 1 and <= 4)) problems.Add($"dense max aspect must be in [1, 4], got {DenseMaxAspect}");
         }
+        if (Mode == CropMode.PadRandomCrop && Pad is < 0 or > 4096) problems.Add($"pad must be in [0, 4096], got {Pad}");
         if (LightingStd < 0) problems.Add($"lighting std must be >= 0, got {LightingStd}");
         if (Brightness is < 0 or > 1 || Contrast is < 0 or > 1 || Saturation is < 0 or > 1)
             problems.Add($"colour jitter strengths must be in [0, 1], got brightness {Brightness}, contrast {Contrast}, saturation {Saturation}");

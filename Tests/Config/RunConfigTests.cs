@@ -116,6 +116,16 @@ public sealed class RunConfigTests
     }
 
     [Fact]
+    public void PadCropPreset_Binds_AndChecksThePad()
+    {
+        var c = RunConfigLoader.Parse(Good, "good.yaml", ["data.augment.preset=pad_crop", "data.augment.pad=2"]);
+        Assert.Equal(AugmentPreset.PadCrop, c.Data.Augment.Preset);
+        Assert.Equal(2, c.Data.Augment.Pad);
+        var e = Assert.Throws<ConfigException>(() => RunConfigLoader.Parse(Good, "good.yaml", ["data.augment.pad=-1"]));
+        Assert.Contains(e.Problems, p => p.KeyPath.EndsWith("pad") && p.Message.Contains("[0, 4096]"));
+    }
+
+    [Fact]
     public void ResolvedYaml_ReadsBackToAnEqualConfig_AndHashesStably()
     {
         var c = RunConfigLoader.Parse(Good, "good.yaml");
