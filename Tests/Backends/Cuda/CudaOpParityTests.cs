@@ -163,7 +163,10 @@ public sealed class CudaOpParityTests
         {
             var cpu = Step(name, Device.Cpu);
             var jittered = Step(name, Device.Cpu, jitter: 1e-5);
+            var algosBefore = Gpu.DescribeConvAlgorithms().ToHashSet();
             var gpu = Step(name, Device.Cuda(0));
+            // The cuDNN algorithms this step chose (timed search): the first suspect when a network drifts.
+            var algos = Gpu.DescribeConvAlgorithms().Where(a => !algosBefore.Contains(a)).ToList();
             double lossTol = Math.Max(1e-4 * (1 + Math.Abs(cpu.Loss)), 4 * Math.Abs(cpu.Loss - jittered.Loss));
             Assert.True(Math.Abs(cpu.Loss - gpu.Loss) <= lossTol, $"{name}: loss CPU {cpu.Loss:G9}, CUDA {gpu.Loss:G9} (tolerance {lossTol:G3})");
             var failures = new List<string>();
@@ -175,7 +178,8 @@ public sealed class CudaOpParityTests
                     double err = RelativeError(c, gpuSet[param]);
                     if (!(err <= tol)) failures.Add($"{kind} {param}: ‖CUDA − CPU‖/‖CPU‖ = {err:G3} > {tol:G3} (CPU's own sensitivity {noise:G3})");
                 }
-            Assert.True(failures.Count == 0, $"{name}: {failures.Count} tensor(s) differ:\n" + string.Join("\n", failures.Take(10)));
+            Assert.True(failures.Count == 0, $"{name}: {failures.Count} tensor(s) differ:\n" + string.Join("\n", failures.Take(10)) +
+                $"\ncuDNN algorithms chosen for this step ({algos.Count}):\n" + string.Join("\n", algos));
         }
         finally { Gpu.AllowTf32 = tf32; }
     }
