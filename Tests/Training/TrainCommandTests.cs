@@ -336,6 +336,24 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public void Preflight_UnwritablePlaces_StopBeforeTrainingNamingThePath()
+    {
+        // CK-4. Tests run as root here, where chmod 555 does not stop a write: /proc refuses new entries for
+        // anyone, and a file where the checkpoints folder should be cannot become a folder.
+        var proc = Run(TrainArgs("/proc/kiln-no-such-run"));
+        Assert.Equal(6, proc.Code);
+        Assert.Contains("cannot create the run directory '/proc/kiln-no-such-run' (training.run_dir)", proc.Err);
+
+        string run = NewRunDir("blocked");
+        Directory.CreateDirectory(run);
+        File.WriteAllText(Path.Combine(run, "checkpoints"), "not a folder");
+        var blocked = Run(TrainArgs(run));
+        Assert.Equal(6, blocked.Code);
+        Assert.Contains($"cannot write checkpoints into '{Path.Combine(run, "checkpoints")}'", blocked.Out);
+        Assert.Equal("not a folder", File.ReadAllText(Path.Combine(run, "checkpoints")));   // nothing of the user's is touched
+    }
+
+    [Fact]
     public void Train_ConfigError_ExitCode2WithKeyPath()
     {
         var r = Run(TrainArgs(NewRunDir("cfg"), "--set", "optimizer.momentun=0.9"));

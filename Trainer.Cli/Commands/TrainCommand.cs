@@ -43,7 +43,12 @@ public static class TrainCommand
         {
             var (runDir, checkpoint) = ResolveResume(o, config, Console.Error);
             config = config with { Training = config.Training with { RunDir = runDir } };
-            Directory.CreateDirectory(runDir);
+            try { Directory.CreateDirectory(runDir); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // CK-4: a read-only place, or a file where the folder should be, is named before anything starts.
+                throw new RunStopException(ExitCodes.CheckpointError, $"cannot create the run directory '{runDir}' (training.run_dir): {e.Message}", e);
+            }
             using var log = new RunLog(runDir, config.Logging);
             string yaml = ConfigWriter.ToYaml(config);
             log.Info("kiln train {Config} -> {RunDir}{Resume}\n--- resolved config (hash {Hash}) ---\n{Yaml}---",

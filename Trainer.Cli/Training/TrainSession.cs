@@ -587,10 +587,10 @@ public sealed class TrainSession : IDisposable
         long bytes = _net.StateDict().Sum(e => e.Value.NumElements * e.Value.DType.Size());
         if (_config.Optimizer.Momentum > 0) bytes += _params.Sum(p => p.P.NumElements * 4);
         long need = bytes * (_config.Training.KeepCheckpoints + 1);
-        Directory.CreateDirectory(_store.Directory);
         string probe = Path.Combine(_store.Directory, $".write-probe-{Environment.ProcessId}.tmp");
         try
         {
+            Directory.CreateDirectory(_store.Directory);
             File.WriteAllText(probe, "probe");
             File.Delete(probe);
         }
