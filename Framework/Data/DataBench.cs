@@ -9,8 +9,10 @@ namespace Kiln.Data;
 /// </summary>
 public static class DataBench
 {
+    /// <summary>Times <paramref name="maxImages"/> images of <paramref name="shards"/>; <paramref name="format"/> is the batches'
+    /// format: float32 NCHW (normalised here) or uint8 NHWC (normalised later, on a GPU).</summary>
     public static DataBenchResult Run(string shards, int workers, TransformOptions transform, int maxImages = 500, int batchSize = 64,
-        DecodeLimits? limits = null)
+        DecodeLimits? limits = null, BatchFormat format = BatchFormat.Float32Nchw)
     {
         limits ??= new DecodeLimits();
         var paths = ShardList.Resolve(shards);
@@ -45,6 +47,8 @@ public static class DataBench
             using var decoder = new ImageDecoder(limits);
             var pixels = new float[transform.SampleElements];
             var batch = new float[transform.SampleElements * batchSize];
+            var bytesOut = new byte[transform.SampleElements];
+            var batchBytes = new byte[transform.SampleElements * batchSize];
             double decodeSeconds = 0, decodeCpuSeconds = 0, collateSeconds = 0;
             for (int pass = 0; pass < 2; pass++)
             {
@@ -53,13 +57,15 @@ public static class DataBench
                 for (int i = 0; i < samples.Count; i++)
                 {
                     var random = new SampleRandom(1, SampleRandom.Stream(StreamPurpose.Augment, 0, 0), i);
-                    decoder.Decode(samples[i].ImageSpan, transform, ref random, pixels);
+                    if (format == BatchFormat.UInt8Nhwc) decoder.Decode(samples[i].ImageSpan, transform, ref random, bytesOut);
+                    else decoder.Decode(samples[i].ImageSpan, transform, ref random, pixels);
                 }
                 decodeSeconds = sw.Elapsed.TotalSeconds;
                 decodeCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
                 sw.Restart();
                 for (int i = 0; i < samples.Count; i++)
-                    pixels.CopyTo(batch.AsSpan(i % batchSize * pixels.Length));
+                    if (format == BatchFormat.UInt8Nhwc) bytesOut.CopyTo(batchBytes.AsSpan(i % batchSize * bytesOut.Length));
+                    else pixels.CopyTo(batch.AsSpan(i % batchSize * pixels.Length));
                 collateSeconds = sw.Elapsed.TotalSeconds;
             }
 
@@ -75,6 +81,7 @@ public static class DataBench
                 Mode = LoaderMode.Train,
                 Limits = limits,
                 DropLast = false,
+                Format = format,
             };
             var loader = new DataLoader(options);
             double loaderRate = 0;

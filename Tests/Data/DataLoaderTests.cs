@@ -334,6 +334,12 @@ public sealed class DataLoaderTests
         Assert.Equal(10, r.Images);
         Assert.Equal(40, r.MeanWidth);
         Assert.True(r.DecodeAugmentMsPerImage > 0 && r.LoaderImagesPerSecond > 0 && r.OneThreadImagesPerSecond > 0);
+        var u8 = DataBench.Run(DataFixtures.Spec(dir.Path, 1), 2, new TransformOptions { OutputSize = 16 }, maxImages: 10, batchSize: 4, format: BatchFormat.UInt8Nhwc);
+        Assert.Equal(10, u8.Images);
+        Assert.True(u8.DecodeAugmentMsPerImage > 0 && u8.LoaderImagesPerSecond > 0);
+        var e = Assert.Throws<ArgumentException>(() => Kiln.Cli.Commands.BenchCommand.Run(
+            new Kiln.Cli.Commands.BenchOptions { Target = "data", Shards = DataFixtures.Spec(dir.Path, 1), Format = "int4" }));
+        Assert.Contains("--format 'int4'", e.Message);
     }
 
     [Fact]

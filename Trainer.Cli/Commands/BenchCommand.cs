@@ -84,6 +84,9 @@ public sealed class BenchOptions : CommonOptions
     [Option("decoder", Default = "auto", HelpText = "data: JPEG decoder, auto (TurboJPEG when libturbojpeg.so.0 loads), turbojpeg or skia.")]
     public string Decoder { get; set; } = "auto";
 
+    [Option("format", Default = "float32", HelpText = "data: batch format, float32 (normalised NCHW, the CPU path) or uint8 (NHWC, normalised later on a GPU).")]
+    public string Format { get; set; } = "float32";
+
     [Option("images", Default = 500, HelpText = "data: images to time per stage.")]
     public int Images { get; set; }
 
