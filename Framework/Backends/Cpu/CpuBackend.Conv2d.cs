@@ -307,10 +307,8 @@ public sealed unsafe partial class CpuBackend
                         }
                         T* src = x + ((long)c * g.H + ih) * g.W + offW; // src[q * strideW] for q in [qLo, qHi)
                         for (int q = 0; q < qLo; q++) dst[q] = T.Zero;
-                        if (g.StrideW == 1 && qHi - qLo > SmallRow)
-                            new ReadOnlySpan<T>(src + qLo, qHi - qLo).CopyTo(new Span<T>(dst + qLo, qHi - qLo));
-                        else if (g.StrideW == 1)
-                            for (int q = qLo; q < qHi; q++) dst[q] = src[q];
+                        if (g.StrideW == 1)
+                            CopyRow(src + qLo, dst + qLo, qHi - qLo);
                         else if (typeof(T) == typeof(float) && Avx2.IsSupported)
                             GatherStrided((float*)src, g.StrideW, (float*)dst, qLo, qHi);
                         else
@@ -340,13 +338,8 @@ public sealed unsafe partial class CpuBackend
                         if ((uint)ih >= (uint)g.H) continue;
                         T* src = row + (long)(p - p0) * g.Q;
                         T* dst = x + ((long)c * g.H + ih) * g.W + offW;
-                        if (g.StrideW == 1 && qHi - qLo > SmallRow)
-                        {
-                            var d = new Span<T>(dst + qLo, qHi - qLo);
-                            TensorPrimitives.Add(d, new ReadOnlySpan<T>(src + qLo, qHi - qLo), d);
-                        }
-                        else if (g.StrideW == 1)
-                            for (int q = qLo; q < qHi; q++) dst[q] += src[q];
+                        if (g.StrideW == 1)
+                            AddRow(src + qLo, dst + qLo, qHi - qLo);
                         else
                             for (int q = qLo; q < qHi; q++) dst[(long)q * g.StrideW] += src[q];
                     }
@@ -369,8 +362,40 @@ public sealed unsafe partial class CpuBackend
         for (; q < hi; q++) dst[q] = src[(long)q * stride];
     }
 
-    /// <summary>Rows up to this long are copied by a plain loop: a library call costs more for 7x7 or 14x14 maps.</summary>
-    private const int SmallRow = 16;
+    /// <summary>
+    /// dst[i] = src[i] for i &lt; n, inline: im2col copies rows of 7-56 elements, for which a call to memmove
+    /// costs about as much as the copy. The last vector may overlap the previous one (src and dst are disjoint).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow<T>(T* src, T* dst, int n) where T : unmanaged
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        {
+            for (; i + Vector512<T>.Count <= n; i += Vector512<T>.Count) Vector512.Load(src + i).Store(dst + i);
+            if (i < n) Vector512.Load(src + n - Vector512<T>.Count).Store(dst + n - Vector512<T>.Count);
+            return;
+        }
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+        {
+            for (; i + Vector256<T>.Count <= n; i += Vector256<T>.Count) Vector256.Load(src + i).Store(dst + i);
+            if (i < n) Vector256.Load(src + n - Vector256<T>.Count).Store(dst + n - Vector256<T>.Count);
+            return;
+        }
+        for (; i < n; i++) dst[i] = src[i];
+    }
+
+    /// <summary>dst[i] += src[i] for i &lt; n, inline (col2im's rows; see <see cref="CopyRow{T}"/>). One add per element, as the scalar loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow<T>(T* src, T* dst, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + Vector512<T>.Count <= n; i += Vector512<T>.Count) (Vector512.Load(dst + i) + Vector512.Load(src + i)).Store(dst + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + Vector256<T>.Count <= n; i += Vector256<T>.Count) (Vector256.Load(dst + i) + Vector256.Load(src + i)).Store(dst + i);
+        for (; i < n; i++) dst[i] += src[i];
+    }
 
     /// <summary>The output columns q in [lo, hi) whose input column q*stride + offset lies in [0, size).</summary>
     private static (int Lo, int Hi) ValidRange(int offset, int size, int stride, int outSize)
