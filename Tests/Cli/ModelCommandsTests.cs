@@ -43,5 +43,6 @@ public sealed class ModelCommandsTests
         Assert.Contains("images/s", output);
         Assert.Contains("stage.0.conv2", output);
         Assert.Contains("(sgd update)", output);
+        Assert.Contains("(outside layers)", output);
     }
 }

@@ -199,10 +199,13 @@ public sealed unsafe partial class CpuBackend
         long partBytes = 0;
         try
         {
-            for (int c = 0; c < chunks; c++) cols[c] = (nint)RentScratch<T>(g.ColLength, out colBytes[c]);
+            // Per chunk: the im2col slab, then dwᵀ (Groups, CRS, Kg) if the GEMM runs transposed.
+            bool transposed = WeightGradTransposed(g);   // read once: tests may change the forced value meanwhile
+            long scratch = g.ColLength + (transposed ? wLength : 0);
+            for (int c = 0; c < chunks; c++) cols[c] = (nint)RentScratch<T>(scratch, out colBytes[c]);
             if (chunks == 1)
             {
-                WeightChunk(g, 0, g.N, x, dy, dw, (T*)cols[0], parallelGemm: true);
+                WeightChunk(g, 0, g.N, x, dy, dw, (T*)cols[0], transposed, parallelGemm: true);
                 return;
             }
             part = (T*)RentScratch<T>((long)(chunks - 1) * wLength, out partBytes);
@@ -211,7 +214,7 @@ public sealed unsafe partial class CpuBackend
             CpuParallel.For(chunks, c =>
             {
                 T* dst = c == 0 ? (T*)pdw : (T*)ppart + (long)(c - 1) * wLength;
-                WeightChunk(g, n * c / chunks, n * (c + 1) / chunks, (T*)px, (T*)pdy, dst, (T*)cols[c], parallelGemm: false);
+                WeightChunk(g, n * c / chunks, n * (c + 1) / chunks, (T*)px, (T*)pdy, dst, (T*)cols[c], transposed, parallelGemm: false);
             });
             var sum = new Span<T>(dw, wLength);
             for (int c = 1; c < chunks; c++)
@@ -224,9 +227,24 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    /// <summary>dst (K, CRS) = Σ over images [n0, n1), in order, of dy_g · col_gᵀ; col is this chunk's im2col scratch.</summary>
-    private static void WeightChunk<T>(ConvGeometry g, int n0, int n1, T* x, T* dy, T* dst, T* col, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Tests force one orientation of the weight-gradient GEMM; null: <see cref="WeightGradTransposed"/> chooses.</summary>
+    internal static bool? ForceWeightGradTransposed;
+
+    /// <summary>
+    /// Note [Transposed weight gradient]: dw_g (Kg, CRS) = dy_g · colᵀ is a GEMM with m = Kg, which for few output
+    /// channels fills the 12-row kernel badly and packs the long column matrix transposed; dw_gᵀ (CRS, Kg) = col · dy_gᵀ
+    /// has m = CRS instead (a multiple of 9 for 3x3 filters) and n = Kg. Each element is the same FMA chain over PQ
+    /// in the same order either way (Note [Deterministic CPU]), so the bits do not change; dwᵀ is transposed into dw
+    /// after the chunk's last image. Measured, one thread, one image (load 8): m=16 n=144 k=1024 0.086 ms,
+    /// transposed 0.071; m=32 n=288 k=256 0.054 -> 0.050. ResNet-20's conv1 (C = 3, CRS = 27, Kg = 16) was slower
+    /// transposed (4.5 -> 5.2 ms per step on one thread), so CRS must also be the long side.
+    /// </summary>
+    private static bool WeightGradTransposed(ConvGeometry g) => !g.Pointwise && (ForceWeightGradTransposed ?? (g.Kg <= 32 && g.Crs >= 4 * g.Kg));
+
+    /// <summary>dst (K, CRS) = Σ over images [n0, n1), in order, of dy_g · col_gᵀ; col is this chunk's scratch (im2col slab, then dwᵀ).</summary>
+    private static void WeightChunk<T>(ConvGeometry g, int n0, int n1, T* x, T* dy, T* dst, T* col, bool transposed, bool parallelGemm) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        T* dwt = col + g.ColLength;                                // dwᵀ (Groups, CRS, Kg) when transposed
         for (int n = n0; n < n1; n++)
         {
             T beta = n == n0 ? T.Zero : T.One;
@@ -241,11 +259,23 @@ public sealed unsafe partial class CpuBackend
                     for (int p0 = 0; p0 < g.P; p0 += g.SlabRows)
                     {
                         int cols = Math.Min(g.SlabRows, g.P - p0) * g.Q;
+                        T betaSlab = p0 == 0 ? beta : T.One;
                         Im2Col(g, xg, col, p0);
-                        CpuGemm.Run(false, true, g.Kg, g.Crs, cols, T.One, dyg + p0 * g.Q, g.PQ, col, cols, p0 == 0 ? beta : T.One, dwg, g.Crs, parallelGemm);
+                        if (transposed)
+                            CpuGemm.Run(false, true, g.Crs, g.Kg, cols, T.One, col, cols, dyg + p0 * g.Q, g.PQ, betaSlab, dwt + (long)gi * g.Crs * g.Kg, g.Kg, parallelGemm);
+                        else
+                            CpuGemm.Run(false, true, g.Kg, g.Crs, cols, T.One, dyg + p0 * g.Q, g.PQ, col, cols, betaSlab, dwg, g.Crs, parallelGemm);
                     }
             }
         }
+        if (transposed && n1 > n0)
+            for (int gi = 0; gi < g.Groups; gi++)
+            {
+                T* src = dwt + (long)gi * g.Crs * g.Kg;   // (CRS, Kg)
+                T* dwg = dst + (long)gi * g.Kg * g.Crs;   // (Kg, CRS)
+                for (int k = 0; k < g.Kg; k++)
+                    for (int i = 0; i < g.Crs; i++) dwg[(long)k * g.Crs + i] = src[(long)i * g.Kg + k];
+            }
     }
 
     /// <summary>
@@ -307,10 +337,8 @@ public sealed unsafe partial class CpuBackend
                         }
                         T* src = x + ((long)c * g.H + ih) * g.W + offW; // src[q * strideW] for q in [qLo, qHi)
                         for (int q = 0; q < qLo; q++) dst[q] = T.Zero;
-                        if (g.StrideW == 1 && qHi - qLo > SmallRow)
-                            new ReadOnlySpan<T>(src + qLo, qHi - qLo).CopyTo(new Span<T>(dst + qLo, qHi - qLo));
-                        else if (g.StrideW == 1)
-                            for (int q = qLo; q < qHi; q++) dst[q] = src[q];
+                        if (g.StrideW == 1)
+                            CopyRow(src + qLo, dst + qLo, qHi - qLo);
                         else if (typeof(T) == typeof(float) && Avx2.IsSupported)
                             GatherStrided((float*)src, g.StrideW, (float*)dst, qLo, qHi);
                         else
@@ -340,13 +368,8 @@ public sealed unsafe partial class CpuBackend
                         if ((uint)ih >= (uint)g.H) continue;
                         T* src = row + (long)(p - p0) * g.Q;
                         T* dst = x + ((long)c * g.H + ih) * g.W + offW;
-                        if (g.StrideW == 1 && qHi - qLo > SmallRow)
-                        {
-                            var d = new Span<T>(dst + qLo, qHi - qLo);
-                            TensorPrimitives.Add(d, new ReadOnlySpan<T>(src + qLo, qHi - qLo), d);
-                        }
-                        else if (g.StrideW == 1)
-                            for (int q = qLo; q < qHi; q++) dst[q] += src[q];
+                        if (g.StrideW == 1)
+                            AddRow(src + qLo, dst + qLo, qHi - qLo);
                         else
                             for (int q = qLo; q < qHi; q++) dst[(long)q * g.StrideW] += src[q];
                     }
@@ -369,8 +392,40 @@ public sealed unsafe partial class CpuBackend
         for (; q < hi; q++) dst[q] = src[(long)q * stride];
     }
 
-    /// <summary>Rows up to this long are copied by a plain loop: a library call costs more for 7x7 or 14x14 maps.</summary>
-    private const int SmallRow = 16;
+    /// <summary>
+    /// dst[i] = src[i] for i &lt; n, inline: im2col copies rows of 7-56 elements, for which a call to memmove
+    /// costs about as much as the copy. The last vector may overlap the previous one (src and dst are disjoint).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow<T>(T* src, T* dst, int n) where T : unmanaged
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        {
+            for (; i + Vector512<T>.Count <= n; i += Vector512<T>.Count) Vector512.Load(src + i).Store(dst + i);
+            if (i < n) Vector512.Load(src + n - Vector512<T>.Count).Store(dst + n - Vector512<T>.Count);
+            return;
+        }
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+        {
+            for (; i + Vector256<T>.Count <= n; i += Vector256<T>.Count) Vector256.Load(src + i).Store(dst + i);
+            if (i < n) Vector256.Load(src + n - Vector256<T>.Count).Store(dst + n - Vector256<T>.Count);
+            return;
+        }
+        for (; i < n; i++) dst[i] = src[i];
+    }
+
+    /// <summary>dst[i] += src[i] for i &lt; n, inline (col2im's rows; see <see cref="CopyRow{T}"/>). One add per element, as the scalar loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow<T>(T* src, T* dst, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + Vector512<T>.Count <= n; i += Vector512<T>.Count) (Vector512.Load(dst + i) + Vector512.Load(src + i)).Store(dst + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + Vector256<T>.Count <= n; i += Vector256<T>.Count) (Vector256.Load(dst + i) + Vector256.Load(src + i)).Store(dst + i);
+        for (; i < n; i++) dst[i] += src[i];
+    }
 
     /// <summary>The output columns q in [lo, hi) whose input column q*stride + offset lies in [0, size).</summary>
     private static (int Lo, int Hi) ValidRange(int offset, int size, int stride, int outSize)

@@ -1,3 +1,5 @@
+using Kiln.Backends.Cpu;
+
 namespace Kiln.Tests.Backends.Cpu;
 
 /// <summary>Convolution forward values against hand-computed examples, argument errors, and path independence.</summary>
@@ -121,6 +123,35 @@ public sealed class Conv2dTests
         {
             Kiln.Backends.Cpu.CpuBackend.ConvColumnBudget = saved;
         }
+    }
+
+    [Theory]
+    [InlineData(5, 16, 16, 9, 7, 1, 1)]      // ResNet-20's first stage, odd map; 4 chunks of images
+    [InlineData(3, 6, 9, 8, 8, 2, 3)]        // groups 3, stride 2
+    [InlineData(1, 4, 40, 5, 6, 1, 1)]       // one image; Kg = 40 is not transposed by default
+    public void Conv2d_WeightGradientTransposedOrNot_SameBits(int n, int c, int k, int h, int w, int stride, int groups)
+    {
+        // Note [Transposed weight gradient]: both orientations compute every element with the same FMA chain.
+        using var scope = TensorScope.Begin();
+        var xData = new float[n * c * h * w];
+        new RandomGenerator(5).Uniform<float>(xData, -1, 1);
+        var x = Tensor.FromArray(xData, [n, c, h, w]);
+        var p = new Conv2dParams(stride, 1, 1, groups);
+        var yShape = p.OutputShape(x.Shape, [k, c / groups, 3, 3]);
+        var dyData = new float[yShape.Aggregate(1, (a, d) => a * d)];
+        new RandomGenerator(6).Uniform<float>(dyData, -1, 1);
+        var dy = Tensor.FromArray(dyData, yShape);
+        var backend = CpuBackend.Instance;
+        var results = new List<float[]>();
+        foreach (bool transposed in new[] { false, true })
+        {
+            var dw = Tensor.Zeros([k, c / groups, 3, 3]);
+            CpuBackend.ForceWeightGradTransposed = transposed;
+            try { backend.Conv2dBackwardWeights(x, dy, dw, null, p); }
+            finally { CpuBackend.ForceWeightGradTransposed = null; }
+            results.Add(dw.ToArray<float>());
+        }
+        Assert.True(results[0].AsSpan().SequenceEqual(results[1]), "transposed weight gradient differs");
     }
 
     /// <summary>(N, C, H, W) data seen through swapped H and W strides: same shape for square images, not contiguous.</summary>

@@ -29,6 +29,10 @@ public sealed class GemmTests
         (24, 48, 40, 1f, 0.5f, 1),      // a 16-wide edge sliver with full rows
         (13, 16, 9, -1f, 0f, 0),
         (300, 130, 800, 0.25f, 0f, 7), // several row blocks within a band and three k blocks
+        (16, 64, 30, 1f, 0f, 2),        // a 4-row edge of full width (ResNet's 16, 64, 256 channels)
+        (32, 96, 17, 0.5f, 1.5f, 0),    // an 8-row edge of full width (32, 128, 512 channels), beta
+        (5, 40, 9, 1f, 0.5f, 1),        // 5 rows: the 8-row kernel through the buffer, and a column edge
+        (3, 33, 400, -1f, 0f, 0),       // 3 rows: the 4-row kernel through the buffer, two k blocks
     ];
 
     [Theory]
@@ -82,6 +86,25 @@ public sealed class GemmTests
             Sgemm.Run(false, true, m, n, k, 1f, a, k, b, k, 0f, again, n, parallel: rep != 0);
             Assert.True(first.AsSpan().SequenceEqual(again), $"run {rep} differs from the first");
         }
+    }
+
+    [Theory]
+    [InlineData(16, 0f)]
+    [InlineData(20, 0f)]
+    [InlineData(32, 0.5f)]
+    [InlineData(5, 0f)]
+    public void Sgemm_RowEdgeKernels_MatchTwelveRowKernelBitwise(int m, float beta)
+    {
+        // The first m rows of a GEMM with 36 rows (all through the 12-row kernel) must be the same bits
+        // as an m-row GEMM, whose last rows go through the 4- or 8-row kernels (Note [Deterministic CPU]).
+        const int n = 96, k = 500;
+        var (a, _) = Matrix(36, k, 0, 6);
+        var (b, _) = Matrix(k, n, 0, 7);
+        var (c36, _) = Matrix(36, n, 0, 8);
+        var cm = c36.AsSpan(0, m * n).ToArray();
+        Sgemm.Run(false, false, 36, n, k, 1.25f, a, k, b, n, beta, c36, n, parallel: false);
+        Sgemm.Run(false, false, m, n, k, 1.25f, a.AsSpan(0, m * k), k, b, n, beta, cm, n, parallel: false);
+        Assert.True(cm.AsSpan().SequenceEqual(c36.AsSpan(0, m * n)), $"m={m}: rows differ from the 36-row GEMM's");
     }
 
     [Theory]

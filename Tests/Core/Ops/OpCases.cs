@@ -92,6 +92,12 @@ public static class OpCases
         new("conv2d_wide_rows", [In(2, 2, 3, 21), In(2, 2, 3, 3), In(2)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1)),
         new("conv2d_stride2_wide_rows", [In(1, 2, 5, 37), In(2, 2, 3, 3)], x => Op.Conv2d(x[0], x[1], null, stride: 2, padding: 1)),
         new("conv2d_batch5", [In(5, 2, 4, 4), In(3, 2, 3, 3), In(3)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1)),
+        // More than 32 output channels: the weight gradient's GEMM is not transposed (Note [Transposed weight gradient]).
+        new("conv2d_k34", [In(2, 2, 4, 5), In(34, 2, 3, 3), In(34)], x => Op.Conv2d(x[0], x[1], x[2], padding: 1)),
+        new("conv2d_k34_groups2", [In(1, 4, 4, 4), In(68, 2, 3, 3)], x => Op.Conv2d(x[0], x[1], null, padding: 1, groups: 2)),
+        // Row lengths around the vector widths of im2col's and col2im's row copies (8 and 16 floats, 4 and 8 doubles).
+        new("conv2d_rows12", [In(1, 2, 3, 12), In(2, 2, 3, 3)], x => Op.Conv2d(x[0], x[1], null, padding: 1)),
+        new("conv2d_rows33", [In(1, 1, 3, 33), In(2, 1, 1, 3), In(2)], x => Op.Conv2d(x[0], x[1], x[2], stride: (1, 1), padding: (0, 1), dilation: (1, 1))),
     ];
 
     /// <summary>Running statistics in the dtype and on the device of <paramref name="like"/> (so the table also runs on CUDA).</summary>
