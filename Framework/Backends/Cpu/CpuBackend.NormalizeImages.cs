@@ -9,14 +9,7 @@ public sealed partial class CpuBackend
     /// </summary>
     public void NormalizeImages(Tensor x, Tensor y, Tensor mean, Tensor invStd, Tensor? flip, float scale)
     {
-        if (x.DType != DType.UInt8 || x.Rank != 4) throw new ArgumentException($"normalize: x must be (N, H, W, C) uint8, got {x}");
-        int n = x.Size(0), h = x.Size(1), w = x.Size(2), c = x.Size(3);
-        if (y.DType != DType.Float32 || !y.Shape.SequenceEqual([n, c, h, w]))
-            throw new ArgumentException($"normalize: y must be ({n}, {c}, {h}, {w}) float32 for x {x.ShapeString()}, got {y}");
-        if (mean.DType != DType.Float32 || mean.NumElements != c || invStd.DType != DType.Float32 || invStd.NumElements != c)
-            throw new ArgumentException($"normalize: mean and invStd must be {c} float32 values, got {mean} and {invStd}");
-        if (flip is not null && (flip.DType != DType.UInt8 || flip.NumElements != n))
-            throw new ArgumentException($"normalize: flip must be {n} uint8 values, got {flip}");
+        var (n, h, w, c) = Kiln.Core.Ops.Op.CheckNormalizeImagesArguments(x, y, mean, invStd, flip);
         var table = new float[256 * c];   // table: (C, 256)
         var m = Data<float>(mean);
         var s = Data<float>(invStd);

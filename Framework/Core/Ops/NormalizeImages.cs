@@ -12,6 +12,20 @@ public partial interface IBackend
 
 public static partial class Op
 {
+    /// <summary>The backends' shared check of <see cref="IBackend.NormalizeImages"/>'s arguments; returns (N, H, W, C).</summary>
+    internal static (int N, int H, int W, int C) CheckNormalizeImagesArguments(Tensor x, Tensor y, Tensor mean, Tensor invStd, Tensor? flip)
+    {
+        if (x.DType != DType.UInt8 || x.Rank != 4) throw new ArgumentException($"normalize: x must be (N, H, W, C) uint8, got {x}");
+        int n = x.Size(0), h = x.Size(1), w = x.Size(2), c = x.Size(3);
+        if (y.DType != DType.Float32 || !y.Shape.SequenceEqual([n, c, h, w]))
+            throw new ArgumentException($"normalize: y must be ({n}, {c}, {h}, {w}) float32 for x {x.ShapeString()}, got {y}");
+        if (mean.DType != DType.Float32 || mean.NumElements != c || invStd.DType != DType.Float32 || invStd.NumElements != c)
+            throw new ArgumentException($"normalize: mean and invStd must be {c} float32 values, got {mean} and {invStd}");
+        if (flip is not null && (flip.DType != DType.UInt8 || flip.NumElements != n))
+            throw new ArgumentException($"normalize: flip must be {n} uint8 values, got {flip}");
+        return (n, h, w, c);
+    }
+
     /// <summary>
     /// Normalises a batch of uint8 images, x (N, H, W, C), into float32 (N, C, H, W) on x's device:
     /// <c>(x · <paramref name="scale"/> − mean[c]) / std[c]</c>, mirroring image n when <paramref name="flip"/>[n] != 0
