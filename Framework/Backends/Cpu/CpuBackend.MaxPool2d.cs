@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -59,11 +60,20 @@ public sealed partial class CpuBackend
         });
     }
 
+    // Note [Separable argmax]
+    // The first maximum in row-major order is the maximum value with the smallest flat index h * W + w.
+    // The vertical pass keeps, per input column, the column's maximum over the window's rows and the
+    // flat index of its first occurrence (strictly greater replaces, rows in increasing order). The
+    // horizontal pass then takes, per window, the column candidate with the largest value and, among
+    // equal values, the smallest flat index: that is the window's first maximum. Padding columns carry
+    // -inf and an index past the plane, so a real element always wins a tie with them (a window of
+    // -inf routes to its first real element, as the scan does). Columns holding NaN only matter to
+    // windows whose y is NaN, which are routed separately.
+
     /// <summary>
     /// Routes each window's dy to its first maximum in row-major order (strictly greater replaces),
-    /// found again from x: per output row, running maxima and their indices for all Q windows are
-    /// updated with SIMD compare-and-select over the window's rows and columns (Note [Separable
-    /// pooling]); a window whose y is NaN (the forward propagates NaN) routes to its first NaN.
+    /// found again from x in two SIMD passes per output row (Note [Separable pooling], Note [Separable
+    /// argmax]); a window whose y is NaN (the forward propagates NaN) routes to its first NaN.
     /// Indices are carried in T, exact while a plane has fewer than 2^24 elements; larger planes, and
     /// machines without Vector256, take <see cref="MaxPool2dBackwardReference{T}"/>.
     /// </summary>
@@ -81,17 +91,23 @@ public sealed partial class CpuBackend
             var ys = Data<T>(y);
             var dys = Data<T>(dy);
             var dxs = Data<T>(dx);
-            var buffer = RentScratch<T>(s.RowBufferLength + s.PhasesLength + 3 * s.Q);
+            int rowLength = s.RowBufferLength, phasesLength = s.PhasesLength;
+            var buffer = RentScratch<T>(2 * rowLength + 2 * phasesLength + 2 * s.Q + s.W);
             try
             {
-                var row = buffer.AsSpan(0, s.RowBufferLength);
-                var scratch = buffer.AsSpan(s.RowBufferLength, s.PhasesLength);
-                var best = buffer.AsSpan(s.RowBufferLength + s.PhasesLength, s.Q);         // running maximum per window
-                var index = buffer.AsSpan(s.RowBufferLength + s.PhasesLength + s.Q, s.Q);  // its index in the plane
-                var column = buffer.AsSpan(s.RowBufferLength + s.PhasesLength + 2 * s.Q, s.Q);
-                for (int q = 0; q < s.Q; q++) column[q] = T.CreateTruncating(q * p.StrideW); // window q's first row-buffer column
-                row.Fill(T.NegativeInfinity); // padding never wins
+                var span = buffer.AsSpan();
+                var row = span.Slice(0, rowLength);                                   // column maxima, padded with -inf
+                var rowIndex = span.Slice(rowLength, rowLength);                      // their flat indices, padding past the plane
+                var scratch = span.Slice(2 * rowLength, phasesLength);
+                var indexScratch = span.Slice(2 * rowLength + phasesLength, phasesLength);
+                var best = span.Slice(2 * rowLength + 2 * phasesLength, s.Q);         // running maximum per window
+                var index = span.Slice(2 * rowLength + 2 * phasesLength + s.Q, s.Q);  // its flat index in the plane
+                var column = span.Slice(2 * rowLength + 2 * phasesLength + 2 * s.Q, s.W);
+                for (int w = 0; w < s.W; w++) column[w] = T.CreateTruncating(w);
+                row.Fill(T.NegativeInfinity);
+                rowIndex.Fill(T.CreateTruncating(s.H * s.W));
                 var mid = row.Slice(p.PadW, s.W);
+                var midIndex = rowIndex.Slice(p.PadW, s.W);
                 for (long plane = first; plane < first + count; plane++)
                 {
                     var xp = xs.Slice((int)(plane * s.H * s.W), s.H * s.W);     // x: (H, W)
@@ -102,18 +118,21 @@ public sealed partial class CpuBackend
                     for (int oh = 0; oh < s.P; oh++)
                     {
                         var (h0, h1) = s.Rows(oh);
-                        // Start from -inf at the window's first real element: if every element is -inf, that one is the first maximum.
-                        best.Fill(T.NegativeInfinity);
-                        for (int q = 0; q < s.Q; q++) index[q] = T.CreateTruncating(h0 * s.W + s.Cols(q).W0);
-                        for (int h = h0; h < h1; h++)
-                        {
-                            xp.Slice(h * s.W, s.W).CopyTo(mid);
-                            var phases = s.Decimate(row, scratch);
-                            for (int j = 0; j < p.KernelW; j++)
-                                ArgMaxStep<T>(s.Window(phases, j), best, index, column, T.CreateTruncating(h * s.W + j - p.PadW));
-                        }
+                        // Vertical pass: per column, the maximum over rows [h0, h1) and its first flat index.
+                        xp.Slice(h0 * s.W, s.W).CopyTo(mid);
+                        TensorPrimitives.Add(column, T.CreateTruncating(h0 * s.W), midIndex);
+                        for (int h = h0 + 1; h < h1; h++)
+                            ArgMaxStep<T>(xp.Slice(h * s.W, s.W), mid, midIndex, column, T.CreateTruncating(h * s.W));
+                        // Horizontal pass over each window's columns.
+                        var phases = s.Decimate(row, scratch);
+                        var indexPhases = s.Decimate(rowIndex, indexScratch);
+                        s.Window(phases, 0).CopyTo(best);
+                        s.Window(indexPhases, 0).CopyTo(index);
+                        for (int j = 1; j < p.KernelW; j++)
+                            ArgMaxTieStep<T>(s.Window(phases, j), s.Window(indexPhases, j), best, index);
                         var yr = yp.Slice(oh * s.Q, s.Q);
                         var dyr = dyp.Slice(oh * s.Q, s.Q);
+                        ref T rdx = ref MemoryMarshal.GetReference(dxp);
                         for (int q = 0; q < s.Q; q++)
                         {
                             int at = int.CreateTruncating(index[q]);
@@ -122,7 +141,8 @@ public sealed partial class CpuBackend
                                 var (w0, w1) = s.Cols(q);
                                 at = FirstNaN(xp, s.W, h0, h1, w0, w1);
                             }
-                            dxp[at] += dyr[q];
+                            Debug.Assert((uint)at < (uint)dxp.Length);
+                            Unsafe.Add(ref rdx, at) += dyr[q];
                         }
                     }
                 }
@@ -131,7 +151,7 @@ public sealed partial class CpuBackend
         });
     }
 
-    /// <summary>Where v &gt; best: best = v and index = column + offset. SIMD with a scalar tail; all spans Q long.</summary>
+    /// <summary>Where v &gt; best: best = v and index = column + offset. SIMD with a scalar tail; all spans as long as best.</summary>
     private static void ArgMaxStep<T>(ReadOnlySpan<T> v, Span<T> best, Span<T> index, ReadOnlySpan<T> column, T offset)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -139,15 +159,27 @@ public sealed partial class CpuBackend
         ref T rb = ref MemoryMarshal.GetReference(best);
         ref T ri = ref MemoryMarshal.GetReference(index);
         ref T rc = ref MemoryMarshal.GetReference(column);
-        nuint i = 0, n = (nuint)best.Length, w = (nuint)Vector256<T>.Count;
-        var vo = Vector256.Create(offset);
-        for (; i + w <= n; i += w)
+        nuint i = 0, n = (nuint)best.Length;
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            var vo = Vector512.Create(offset);
+            for (nuint w = (nuint)Vector512<T>.Count; i + w <= n; i += w)
+            {
+                var vv = Vector512.LoadUnsafe(ref rv, i);
+                var vb = Vector512.LoadUnsafe(ref rb, i);
+                var greater = Vector512.GreaterThan(vv, vb);
+                Vector512.ConditionalSelect(greater, vv, vb).StoreUnsafe(ref rb, i);
+                Vector512.ConditionalSelect(greater, Vector512.LoadUnsafe(ref rc, i) + vo, Vector512.LoadUnsafe(ref ri, i)).StoreUnsafe(ref ri, i);
+            }
+        }
+        var vo256 = Vector256.Create(offset);
+        for (nuint w = (nuint)Vector256<T>.Count; i + w <= n; i += w)
         {
             var vv = Vector256.LoadUnsafe(ref rv, i);
             var vb = Vector256.LoadUnsafe(ref rb, i);
             var greater = Vector256.GreaterThan(vv, vb);
             Vector256.ConditionalSelect(greater, vv, vb).StoreUnsafe(ref rb, i);
-            Vector256.ConditionalSelect(greater, Vector256.LoadUnsafe(ref rc, i) + vo, Vector256.LoadUnsafe(ref ri, i)).StoreUnsafe(ref ri, i);
+            Vector256.ConditionalSelect(greater, Vector256.LoadUnsafe(ref rc, i) + vo256, Vector256.LoadUnsafe(ref ri, i)).StoreUnsafe(ref ri, i);
         }
         for (; i < n; i++)
             if (Unsafe.Add(ref rv, i) > Unsafe.Add(ref rb, i))
@@ -155,6 +187,52 @@ public sealed partial class CpuBackend
                 Unsafe.Add(ref rb, i) = Unsafe.Add(ref rv, i);
                 Unsafe.Add(ref ri, i) = Unsafe.Add(ref rc, i) + offset;
             }
+    }
+
+    /// <summary>
+    /// Where v &gt; best, or v == best with a smaller index: best = v and index = vIndex (Note [Separable
+    /// argmax]). SIMD with a scalar tail; all spans as long as best.
+    /// </summary>
+    private static void ArgMaxTieStep<T>(ReadOnlySpan<T> v, ReadOnlySpan<T> vIndex, Span<T> best, Span<T> index)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T rv = ref MemoryMarshal.GetReference(v);
+        ref T rvi = ref MemoryMarshal.GetReference(vIndex);
+        ref T rb = ref MemoryMarshal.GetReference(best);
+        ref T ri = ref MemoryMarshal.GetReference(index);
+        nuint i = 0, n = (nuint)best.Length;
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            for (nuint w = (nuint)Vector512<T>.Count; i + w <= n; i += w)
+            {
+                var vv = Vector512.LoadUnsafe(ref rv, i);
+                var vb = Vector512.LoadUnsafe(ref rb, i);
+                var vvi = Vector512.LoadUnsafe(ref rvi, i);
+                var vbi = Vector512.LoadUnsafe(ref ri, i);
+                var take = Vector512.GreaterThan(vv, vb) | (Vector512.Equals(vv, vb) & Vector512.LessThan(vvi, vbi));
+                Vector512.ConditionalSelect(take, vv, vb).StoreUnsafe(ref rb, i);
+                Vector512.ConditionalSelect(take, vvi, vbi).StoreUnsafe(ref ri, i);
+            }
+        }
+        for (nuint w = (nuint)Vector256<T>.Count; i + w <= n; i += w)
+        {
+            var vv = Vector256.LoadUnsafe(ref rv, i);
+            var vb = Vector256.LoadUnsafe(ref rb, i);
+            var vvi = Vector256.LoadUnsafe(ref rvi, i);
+            var vbi = Vector256.LoadUnsafe(ref ri, i);
+            var take = Vector256.GreaterThan(vv, vb) | (Vector256.Equals(vv, vb) & Vector256.LessThan(vvi, vbi));
+            Vector256.ConditionalSelect(take, vv, vb).StoreUnsafe(ref rb, i);
+            Vector256.ConditionalSelect(take, vvi, vbi).StoreUnsafe(ref ri, i);
+        }
+        for (; i < n; i++)
+        {
+            T a = Unsafe.Add(ref rv, i), b = Unsafe.Add(ref rb, i);
+            if (a > b || (a == b && Unsafe.Add(ref rvi, i) < Unsafe.Add(ref ri, i)))
+            {
+                Unsafe.Add(ref rb, i) = a;
+                Unsafe.Add(ref ri, i) = Unsafe.Add(ref rvi, i);
+            }
+        }
     }
 
     /// <summary>

@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Kiln.Core.Ops;
 
 namespace Kiln.Backends.Cpu;
@@ -64,12 +67,53 @@ public sealed partial class CpuBackend
         {
             int stride = Params.StrideW;
             if (stride == 1) return row;
+            int done = stride == 2 ? DeinterleavePairs(row, scratch.Slice(0, PhaseLength), scratch.Slice(PhaseLength, PhaseLength)) : 0;
             for (int r = 0; r < stride; r++)
             {
                 var phase = scratch.Slice(r * PhaseLength, PhaseLength);
-                for (int i = 0, t = r; t < row.Length; i++, t += stride) phase[i] = row[t];
+                for (int i = done, t = 2 * done + r; t < row.Length; i++, t += stride) phase[i] = row[t];
             }
             return scratch;
+        }
+
+        /// <summary>
+        /// even[i] = row[2i], odd[i] = row[2i + 1] for the leading i that whole AVX-512 register pairs
+        /// cover (one two-source permute per phase and register); returns how many i were done (0
+        /// without AVX-512 or for other T), the caller copies the rest.
+        /// </summary>
+        private static int DeinterleavePairs<T>(ReadOnlySpan<T> row, Span<T> even, Span<T> odd)
+        {
+            if (!Avx512F.IsSupported || (typeof(T) != typeof(float) && typeof(T) != typeof(double))) return 0;
+            int w = Vector512<T>.Count, i = 0;
+            if (row.Length < 2 * w || even.Length < row.Length / 2 || odd.Length < row.Length / 2) return 0;
+            ref T r = ref MemoryMarshal.GetReference(row);
+            ref T e = ref MemoryMarshal.GetReference(even);
+            ref T o = ref MemoryMarshal.GetReference(odd);
+            if (typeof(T) == typeof(float))
+            {
+                var evenIndex = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                var oddIndex = evenIndex + Vector512<int>.One;
+                for (; 2 * i + 2 * w <= row.Length; i += w)
+                {
+                    var a = Vector512.LoadUnsafe(ref r, (nuint)(2 * i)).AsSingle();
+                    var b = Vector512.LoadUnsafe(ref r, (nuint)(2 * i + w)).AsSingle();
+                    Avx512F.PermuteVar16x32x2(a, evenIndex, b).As<float, T>().StoreUnsafe(ref e, (nuint)i);
+                    Avx512F.PermuteVar16x32x2(a, oddIndex, b).As<float, T>().StoreUnsafe(ref o, (nuint)i);
+                }
+            }
+            else
+            {
+                var evenIndex = Vector512.Create(0L, 2, 4, 6, 8, 10, 12, 14);
+                var oddIndex = evenIndex + Vector512<long>.One;
+                for (; 2 * i + 2 * w <= row.Length; i += w)
+                {
+                    var a = Vector512.LoadUnsafe(ref r, (nuint)(2 * i)).AsDouble();
+                    var b = Vector512.LoadUnsafe(ref r, (nuint)(2 * i + w)).AsDouble();
+                    Avx512F.PermuteVar8x64x2(a, evenIndex, b).As<double, T>().StoreUnsafe(ref e, (nuint)i);
+                    Avx512F.PermuteVar8x64x2(a, oddIndex, b).As<double, T>().StoreUnsafe(ref o, (nuint)i);
+                }
+            }
+            return i;
         }
 
         /// <summary>The inverse of <see cref="Decimate{T}"/>: writes the phases back into <paramref name="row"/> (nothing to do for stride 1).</summary>

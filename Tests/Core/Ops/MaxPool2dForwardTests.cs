@@ -109,28 +109,35 @@ public sealed class MaxPool2dForwardTests
     }
 
     [Theory]
-    [InlineData(3, 2, 0, false)]
-    [InlineData(3, 1, 1, false)]
-    [InlineData(2, 2, 0, true)]
-    [InlineData(3, 2, 1, true)]
-    [InlineData(5, 3, 2, true)]
-    public void MaxPool2d_SimdBackward_MatchesReference_WithTiesInfinitiesAndNaN(int kernel, int stride, int pad, bool ceil)
+    [InlineData(3, 2, 0, false, 11, 13)]
+    [InlineData(3, 1, 1, false, 11, 13)]
+    [InlineData(2, 2, 0, true, 11, 13)]
+    [InlineData(3, 2, 1, true, 11, 13)]
+    [InlineData(5, 3, 2, true, 11, 13)]
+    // Wide rows: 512- and 256-bit steps and scalar tails in both passes (W = 37, 53; Q = 19, 37, 18, 27).
+    [InlineData(3, 2, 1, false, 9, 37)]
+    [InlineData(3, 1, 1, false, 6, 37)]
+    [InlineData(3, 2, 0, true, 7, 53)]
+    [InlineData(2, 2, 0, false, 5, 53)]
+    public void MaxPool2d_SimdBackward_MatchesReference_WithTiesInfinitiesAndNaN(int kernel, int stride, int pad, bool ceil, int h, int w)
     {
         using var scope = TensorScope.Begin();
         var p = Pool2dParams.Square(kernel, stride, pad, ceil);
         var rng = new Random(7);
-        // Few distinct values: many ties. Some -inf (a window may hold nothing else) and a few NaN.
-        var data = Enumerable.Range(0, 2 * 3 * 11 * 13).Select(_ => rng.Next(40) switch
+        // Few distinct values: many ties, also between -0 and +0. Some -inf (a window may hold nothing else) and a few NaN.
+        var data = Enumerable.Range(0, 2 * 3 * h * w).Select(_ => rng.Next(60) switch
         {
             0 => double.NaN,
-            < 8 => double.NegativeInfinity,
+            < 10 => double.NegativeInfinity,
+            < 14 => -0.0,
             var v => (double)(v % 3),
         }).ToArray();
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })
         {
-            using var x64 = Tensor.FromArray(data, [2, 3, 11, 13]);
+            using var x64 = Tensor.FromArray(data, [2, 3, h, w]);
             var x = x64.To(dtype);
             var y = Op.MaxPool2d(x, p);
+            Assert.Equal(NaiveMaxPool(data, 2 * 3, h, w, p), y.To(DType.Float64).ToArray<double>());
             var dy64 = Tensor.FromArray(Enumerable.Range(1, (int)y.NumElements).Select(i => (double)i).ToArray(), y.Shape);
             var dy = dy64.To(dtype);
             var fast = Tensor.EmptyLike(x);
@@ -140,5 +147,26 @@ public sealed class MaxPool2dForwardTests
             else CpuBackend.MaxPool2dBackwardReference<double>(x, y, dy, reference, p);
             Assert.Equal(reference.To(DType.Float64).ToArray<double>(), fast.To(DType.Float64).ToArray<double>());
         }
+    }
+
+    /// <summary>The window maximum by a plain scan (NaN wins, padding never does), per (H, W) plane.</summary>
+    private static double[] NaiveMaxPool(double[] x, int planes, int h, int w, Pool2dParams p)
+    {
+        int ph = p.OutputHeight(h), pw = p.OutputWidth(w);
+        var y = new double[planes * ph * pw];
+        for (int plane = 0; plane < planes; plane++)
+            for (int oh = 0; oh < ph; oh++)
+                for (int ow = 0; ow < pw; ow++)
+                {
+                    double m = double.NegativeInfinity;
+                    for (int i = Math.Max(0, oh * p.StrideH - p.PadH); i < Math.Min(h, oh * p.StrideH - p.PadH + p.KernelH); i++)
+                        for (int j = Math.Max(0, ow * p.StrideW - p.PadW); j < Math.Min(w, ow * p.StrideW - p.PadW + p.KernelW); j++)
+                        {
+                            double v = x[(plane * h + i) * w + j];
+                            if (double.IsNaN(v) || v > m) m = double.IsNaN(m) ? m : v;
+                        }
+                    y[(plane * ph + oh) * pw + ow] = m;
+                }
+        return y;
     }
 }

@@ -12,6 +12,8 @@ public static class OpCases
     public static readonly OpCase[] All =
     [
         new("relu", [In(Sampling.AwayFromZero, 2, 3, 4, 5)], x => Op.Relu(x[0])),
+        new("relu_odd_tail", [In(Sampling.AwayFromZero, 3, 37)], x => Op.Relu(x[0])),
+        new("relu_parallel", [In(Sampling.AwayFromZero, 2, 3, 419, 419)], x => Op.Relu(x[0])), // 1,053,366 elements: above the parallel threshold (2^20), odd tail
         new("add", [In(2, 3, 4), In(2, 3, 4)], x => Op.Add(x[0], x[1])),
         new("add_same_input", [In(3, 5)], x => Op.Add(x[0], x[0])),
         new("scale", [In(4, 6)], x => Op.Scale(x[0], -2.5)),
