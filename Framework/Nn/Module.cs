@@ -52,6 +52,14 @@ public abstract class Module : IDisposable
     /// <summary>Child modules in registration order.</summary>
     public IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
 
+    /// <summary>This module and every module below it, depth first (PyTorch's <c>modules()</c>).</summary>
+    public IEnumerable<Module> Modules()
+    {
+        yield return this;
+        foreach (var (_, c) in _children)
+            foreach (var m in c.Modules()) yield return m;
+    }
+
     /// <summary>Every parameter below this module with its dotted name.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> NamedParameters(string prefix = "")
     {

@@ -21,7 +21,7 @@ public static class BatchNormRecompute
     /// </summary>
     public static int Run(Module net, IEnumerable<Tensor> batches)
     {
-        var layers = Descendants(net).OfType<BatchNorm2d>().ToList();
+        var layers = net.Modules().OfType<BatchNorm2d>().ToList();
         if (layers.Count == 0) return 0;
         var momenta = layers.Select(l => l.Momentum).ToArray();
         bool training = net.IsTraining;
@@ -46,13 +46,5 @@ public static class BatchNormRecompute
             net.Train(training);
         }
         return t;
-    }
-
-    private static IEnumerable<Module> Descendants(Module m)
-    {
-        yield return m;
-        foreach (var (_, child) in m.NamedChildren())
-            foreach (var d in Descendants(child))
-                yield return d;
     }
 }

@@ -174,8 +174,7 @@ public static partial class BenchCommand
                     return stop.ElapsedMsSince(start);
                 }
                 for (int i = 0; i < o.Warmup; i++) Time();
-                var times = Enumerable.Range(0, o.Repeat).Select(_ => Time()).Order().ToArray();
-                double ms = times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
+                double ms = MedianOf(Enumerable.Range(0, o.Repeat).Select(_ => Time()).ToArray());
                 Console.WriteLine($"gemm m={m} n={n} k={k} transa={o.TransA} transb={o.TransB} {device} {cuda.Info.Name} cuBLAS {(allow ? "TF32" : "strict FP32")}: " +
                                   $"{ms:F3} ms, {2.0 * m * n * k / ms / 1e9:F1} TFLOP/s (median of {o.Repeat}, CUDA events)");
             }
@@ -245,8 +244,7 @@ public static partial class BenchCommand
         }
         process.Refresh();
         s_cpuPerWall = (process.TotalProcessorTime - cpu0).TotalMilliseconds / Stopwatch.GetElapsedTime(wall0).TotalMilliseconds;
-        Array.Sort(times);
-        return times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
+        return MedianOf(times);
     }
 
     /// <summary>Shortest warm-up of <see cref="Median"/> unless --warmup is 0.</summary>
