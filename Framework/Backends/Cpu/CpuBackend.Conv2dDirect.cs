@@ -1,0 +1,392 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Kiln.Backends.Cpu;
+
+/// <summary>
+/// Note [Flat direct convolution]: stride-1 float32 convolutions (3x3, 5x5, any dilation) without im2col.
+/// Each input plane is copied once into a zero-padded plane of width Wp = W + 2*padW, kept flat. Output (p, q)
+/// then reads input (p + r*dh, q + s*dw), i.e. flat index o + off(r, s) with o = p*Wp + q and off = r*dh*Wp + s*dw:
+/// every tap is one constant offset, so a run of 16 consecutive o is one unaligned vector load per tap, with no
+/// edge cases. The o with q >= Q (2*padW + ... columns per row) are computed and thrown away (Wp/Q - 1 extra work:
+/// 6% at 32x32, 22% at 7x7); they never read past the padded plane's slack, and valid outputs read only the
+/// padded image.
+///   forward:          y[k, o]  = Σ_c Σ_taps w[k, c, tap] · xpad[c, o + off(tap)]    8 output channels x 32 o in registers
+///   backward data:    the forward of dy padded by dil*(R-1) - pad with the filter flipped and transposed (stride 1)
+///   backward weights: dw[k, c, tap] = Σ_n Σ_o dyflat[n, k, o] · xpad[n, c, o + off(tap)], dyflat zero where q >= Q;
+///                     3 output channels x 9 taps in registers, summed over o in vectors and over images in order
+/// Compared with im2col + GEMM, the column matrix (9x the input) is never written, packed and read again, and
+/// the FMA units are fed from L1 even with 16 channels, where the per-image GEMM is too small to run well.
+/// Every output element is a fixed sum independent of the batch split and the thread count (forward and backward
+/// data: a fixed chain per (n, k, o); weights: lanes and images in a fixed order), see Note [Deterministic CPU].
+/// The im2col path stays as the reference and for other shapes (strides, 1x1, float64, groups, no AVX-512).
+/// </summary>
+public sealed unsafe partial class CpuBackend
+{
+    /// <summary>Tests force the direct path on (where it applies) or off; null: <see cref="DirectConvPays"/> decides.</summary>
+    [ThreadStatic] internal static bool? ForceDirectConv;   // per thread: tests running beside each other keep their own paths
+
+    /// <summary>Tests shrink the forward's input band (bytes; 0: 256 KiB) to run many bands on small shapes.</summary>
+    [ThreadStatic] internal static int DirectBandBytes;
+
+    /// <summary>Output channels per forward register block, and o per block (two 16-float vectors).</summary>
+    private const int DirectKb = 8, DirectOb = 32;
+
+    private static bool DirectConvApplies(in ConvGeometry g) =>
+        Avx512F.IsSupported && g.StrideH == 1 && g.StrideW == 1 && g.Groups == 1 && !g.Pointwise && g.R * g.S > 1
+        && g.PadH <= g.DilationH * (g.R - 1) && g.PadW <= g.DilationW * (g.S - 1);
+
+    /// <summary>
+    /// KILN_CPU_CONV=im2col or direct picks the path for every convolution where the direct one applies (A/B timing,
+    /// bisecting a numerical difference); unset or auto: <see cref="DirectConvPays"/> decides per shape.
+    /// </summary>
+    private static readonly Lazy<bool?> EnvDirectConv = new(() => Environment.GetEnvironmentVariable("KILN_CPU_CONV")?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => null,
+        "direct" => true,
+        "im2col" => false,
+        var other => throw new ArgumentException($"KILN_CPU_CONV must be auto, direct or im2col, got '{other}'"),
+    });
+
+    private static bool UseDirectConv(in ConvGeometry g) => DirectConvApplies(g) && (ForceDirectConv ?? EnvDirectConv.Value ?? DirectConvPays(g));
+
+    /// <summary>
+    /// Where the direct path beats im2col + GEMM. It runs near the FMA peak, but computes Wp/Q - 1 thrown-away columns;
+    /// the GEMM runs well once both channel counts pass 64. Measured on one thread (2-core Zen 5, 2026-11-26, see
+    /// docs/cpu-profile.md): direct wins 16-64 channels at any size (32 ch 16x16: 6.5 vs 9.9 ms forward; 64 ch 8x8:
+    /// 8.4 vs 9.9) and wide maps at any channel count (128 ch 28x28: 37 vs 40; 64 ch 224x224: 138 vs 160); it loses
+    /// 7x7 and 13x13 maps with 192-512 channels (512 ch 7x7 backward weights: 53 vs 41 ms).
+    /// </summary>
+    private static bool DirectConvPays(in ConvGeometry g) =>
+        (g.C <= 64 && g.K <= 64) || g.W + 2 * g.PadW <= 1.1 * g.Q;
+
+    /// <summary>The flat padded layout of one convolution's input planes (see Note [Flat direct convolution]).</summary>
+    private readonly struct FlatPlan
+    {
+        public readonly int H, W, PadH, PadW, Hp, Wp, P, Q, Taps;
+        /// <summary>Output positions on the flat grid (P*Wp), and forward blocks of <see cref="DirectOb"/> of them.</summary>
+        public readonly int Flat, Blocks;
+        /// <summary>Floats per padded plane, with zero slack so that every block's loads stay inside it.</summary>
+        public readonly long Plane;
+        public readonly int[] Offsets;
+
+        public FlatPlan(int h, int w, int padH, int padW, int r, int s, int dh, int dw)
+        {
+            (H, W, PadH, PadW) = (h, w, padH, padW);
+            (Hp, Wp) = (h + 2 * padH, w + 2 * padW);
+            P = Hp - dh * (r - 1);
+            Q = Wp - dw * (s - 1);
+            Taps = r * s;
+            Flat = P * Wp;
+            Blocks = (Flat + DirectOb - 1) / DirectOb;
+            Offsets = new int[Taps];
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < s; j++) Offsets[i * s + j] = i * dh * Wp + j * dw;
+            int maxOff = Offsets[Taps - 1];
+            Plane = (Math.Max((long)Hp * Wp, (long)Blocks * DirectOb + maxOff) + 15) & ~15L;
+        }
+    }
+
+    private static void DirectForward(in ConvGeometry g, float* x, float* w, float* bias, float* y)
+    {
+        var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
+        int kBlocks = (g.K + DirectKb - 1) / DirectKb;
+        float* xpad = (float*)RentScratch<float>((long)g.N * g.C * f.Plane, out long xBytes);
+        float* packed = (float*)RentScratch<float>((long)kBlocks * DirectKb * g.C * f.Taps, out long wBytes);
+        try
+        {
+            PadPlanes(x, (long)g.N * g.C, f, xpad);
+            PackFilter(w, g.K, g.C, f.Taps, flip: false, packed);
+            DirectConvolve(xpad, packed, bias, y, g.N, g.C, g.K, f);
+        }
+        finally
+        {
+            ReturnScratch(packed, wBytes);
+            ReturnScratch(xpad, xBytes);
+        }
+    }
+
+    /// <summary>dx = the forward convolution of dy, padded by dil*(R-1) - pad, with w flipped in space and transposed (C, K).</summary>
+    private static void DirectBackwardData(in ConvGeometry g, float* w, float* dy, float* dx)
+    {
+        var f = new FlatPlan(g.P, g.Q, g.DilationH * (g.R - 1) - g.PadH, g.DilationW * (g.S - 1) - g.PadW, g.R, g.S, g.DilationH, g.DilationW);
+        int cBlocks = (g.C + DirectKb - 1) / DirectKb;
+        float* dypad = (float*)RentScratch<float>((long)g.N * g.K * f.Plane, out long dBytes);
+        float* packed = (float*)RentScratch<float>((long)cBlocks * DirectKb * g.K * f.Taps, out long wBytes);
+        try
+        {
+            PadPlanes(dy, (long)g.N * g.K, f, dypad);
+            PackFilter(w, g.K, g.C, f.Taps, flip: true, packed);
+            DirectConvolve(dypad, packed, null, dx, g.N, g.K, g.C, f);
+        }
+        finally
+        {
+            ReturnScratch(packed, wBytes);
+            ReturnScratch(dypad, dBytes);
+        }
+    }
+
+    /// <summary>
+    /// y (N, K, P, Q) = the convolution of the padded planes xpad (N, C, Plane) with the packed filter (K/8, C, Taps, 8).
+    /// Work items are (image, band of output blocks); a band's input rows for all channels (about 256 KiB) stay in L2
+    /// while every k block runs over them.
+    /// </summary>
+    private static void DirectConvolve(float* xpad, float* packed, float* bias, float* y, int n, int c, int k, FlatPlan f)
+    {
+        int kBlocks = (k + DirectKb - 1) / DirectKb;
+        int bandBlocks = (int)Math.Clamp((DirectBandBytes > 0 ? DirectBandBytes : 256 << 10) / ((long)c * DirectOb * sizeof(float)), 1, f.Blocks);
+        int bands = (f.Blocks + bandBlocks - 1) / bandBlocks;
+        int items = n * bands;
+        if (items == 0 || k == 0) return;
+        int ranges = Math.Min(items, CpuParallel.Threads);
+        int ldo = bandBlocks * DirectOb;
+        long scratchLength = (long)DirectKb * ldo;   // (8, band) flat outputs of one k block
+        var scratch = new nint[ranges];
+        var sizes = new long[ranges];
+        var offsets = f.Offsets;
+        nint px = (nint)xpad, pw = (nint)packed, pb = (nint)bias, py = (nint)y;
+        try
+        {
+            for (int i = 0; i < ranges; i++) scratch[i] = (nint)RentScratch<float>(scratchLength, out sizes[i]);
+            CpuParallel.ForRanges(items, ranges, (r, start, len) =>
+            {
+                float* outFlat = (float*)scratch[r];
+                fixed (int* off = offsets)
+                    for (long item = start; item < start + len; item++)
+                    {
+                        int img = (int)(item / bands), band = (int)(item % bands);
+                        int b0 = band * bandBlocks, b1 = Math.Min(f.Blocks, b0 + bandBlocks);
+                        float* xi = (float*)px + (long)img * c * f.Plane;
+                        for (int kb = 0; kb < kBlocks; kb++)
+                        {
+                            float* wk = (float*)pw + (long)kb * c * f.Taps * DirectKb;
+                            for (int b = b0; b < b1; b++)
+                                Block8x32(xi + b * DirectOb, f.Plane, wk, c, off, f.Taps, outFlat + (b - b0) * DirectOb, ldo);
+                            int k0 = kb * DirectKb, kn = Math.Min(DirectKb, k - k0);
+                            for (int kk = 0; kk < kn; kk++)
+                                StoreFlatRange(outFlat + (long)kk * ldo, b0 * DirectOb, b1 * DirectOb, f,
+                                               (float*)py + ((long)img * k + k0 + kk) * f.P * f.Q, pb == 0 ? 0f : ((float*)pb)[k0 + kk]);
+                        }
+                    }
+            });
+        }
+        finally
+        {
+            for (int i = 0; i < ranges; i++) ReturnScratch((void*)scratch[i], sizes[i]);
+        }
+    }
+
+    /// <summary>
+    /// The valid outputs among flat positions [lo, hi) (src[0] is position lo) into the plane dst (P, Q), plus add:
+    /// position o is row o / Wp, column o % Wp, valid for column &lt; Q and row &lt; P.
+    /// </summary>
+    private static void StoreFlatRange(float* src, int lo, int hi, FlatPlan f, float* dst, float add)
+    {
+        hi = Math.Min(hi, f.Flat);
+        for (int p = lo / f.Wp; p * f.Wp < hi; p++)
+        {
+            int q0 = Math.Max(0, lo - p * f.Wp), q1 = Math.Min(f.Q, hi - p * f.Wp);
+            if (q1 > q0) AddBiasRow(src + (p * f.Wp + q0 - lo), dst + (long)p * f.Q + q0, q1 - q0, add);
+        }
+    }
+
+    /// <summary>dst[i] = src[i] + add for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddBiasRow(float* src, float* dst, int n, float add)
+    {
+        int i = 0;
+        var a = Vector512.Create(add);
+        for (; i + 16 <= n; i += 16) (Vector512.Load(src + i) + a).Store(dst + i);
+        for (; i < n; i++) dst[i] = src[i] + add;
+    }
+
+    /// <summary>
+    /// out[kk, j] (8 rows of ldo, 32 columns) = Σ_c Σ_t w[c, t, kk] · x[c*plane + off[t] + j]: 16 accumulators, per tap
+    /// two loads of x and eight broadcasts of w. x points at the block's first output position.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]   // inlined, its 16 accumulators spill
+    private static void Block8x32(float* x, long plane, float* w, int c, int* off, int taps, float* o, int ldo)
+    {
+        Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+        Vector512<float> a40 = default, a41 = default, a50 = default, a51 = default, a60 = default, a61 = default, a70 = default, a71 = default;
+        for (int ci = 0; ci < c; ci++, x += plane)
+            for (int t = 0; t < taps; t++, w += DirectKb)
+            {
+                float* xp = x + off[t];
+                var v0 = Vector512.Load(xp);
+                var v1 = Vector512.Load(xp + 16);
+                var b = Vector512.Create(w[0]); a00 = Avx512F.FusedMultiplyAdd(b, v0, a00); a01 = Avx512F.FusedMultiplyAdd(b, v1, a01);
+                b = Vector512.Create(w[1]); a10 = Avx512F.FusedMultiplyAdd(b, v0, a10); a11 = Avx512F.FusedMultiplyAdd(b, v1, a11);
+                b = Vector512.Create(w[2]); a20 = Avx512F.FusedMultiplyAdd(b, v0, a20); a21 = Avx512F.FusedMultiplyAdd(b, v1, a21);
+                b = Vector512.Create(w[3]); a30 = Avx512F.FusedMultiplyAdd(b, v0, a30); a31 = Avx512F.FusedMultiplyAdd(b, v1, a31);
+                b = Vector512.Create(w[4]); a40 = Avx512F.FusedMultiplyAdd(b, v0, a40); a41 = Avx512F.FusedMultiplyAdd(b, v1, a41);
+                b = Vector512.Create(w[5]); a50 = Avx512F.FusedMultiplyAdd(b, v0, a50); a51 = Avx512F.FusedMultiplyAdd(b, v1, a51);
+                b = Vector512.Create(w[6]); a60 = Avx512F.FusedMultiplyAdd(b, v0, a60); a61 = Avx512F.FusedMultiplyAdd(b, v1, a61);
+                b = Vector512.Create(w[7]); a70 = Avx512F.FusedMultiplyAdd(b, v0, a70); a71 = Avx512F.FusedMultiplyAdd(b, v1, a71);
+            }
+        a00.Store(o); a01.Store(o + 16); o += ldo;
+        a10.Store(o); a11.Store(o + 16); o += ldo;
+        a20.Store(o); a21.Store(o + 16); o += ldo;
+        a30.Store(o); a31.Store(o + 16); o += ldo;
+        a40.Store(o); a41.Store(o + 16); o += ldo;
+        a50.Store(o); a51.Store(o + 16); o += ldo;
+        a60.Store(o); a61.Store(o + 16); o += ldo;
+        a70.Store(o); a71.Store(o + 16);
+    }
+
+    /// <summary>
+    /// Packs w (K, C, taps) into (ceil(K/8), C, taps, 8), zero for k >= K; with flip, the filter of the backward-data
+    /// convolution: w' (C, K, taps) with w'[c, k, t] = w[k, c, taps-1-t], packed as (ceil(C/8), K, taps, 8).
+    /// </summary>
+    private static void PackFilter(float* w, int k, int c, int taps, bool flip, float* packed)
+    {
+        int outCh = flip ? c : k, inCh = flip ? k : c;
+        int blocks = (outCh + DirectKb - 1) / DirectKb;
+        for (int kb = 0; kb < blocks; kb++)
+            for (int ci = 0; ci < inCh; ci++)
+                for (int t = 0; t < taps; t++)
+                {
+                    float* dst = packed + (((long)kb * inCh + ci) * taps + t) * DirectKb;
+                    for (int kk = 0; kk < DirectKb; kk++)
+                    {
+                        int ko = kb * DirectKb + kk;
+                        dst[kk] = ko >= outCh ? 0f
+                            : flip ? w[((long)ci * c + ko) * taps + taps - 1 - t]
+                            : w[((long)ko * c + ci) * taps + t];
+                    }
+                }
+    }
+
+    /// <summary>
+    /// Copies planes (h, w) into zero-padded flat planes of planeLength floats: input row i at (i + padH)*rowStride + padW,
+    /// everything else zero. Lays out x with padding, and dy on the flat grid of x (rowStride Wp, columns q >= Q zero).
+    /// </summary>
+    private static void PadPlanes(float* src, long planes, int h, int w, int padH, int padW, int rowStride, long planeLength, float* dst)
+    {
+        nint ps = (nint)src, pd = (nint)dst;
+        int chunks = CpuParallel.ChunkCount(planes * planeLength, 1 << 16);
+        CpuParallel.ForRanges(planes, (int)Math.Min(chunks, planes), (_, start, len) =>
+        {
+            for (long i = start; i < start + len; i++)
+            {
+                float* s = (float*)ps + i * h * w;
+                float* d = (float*)pd + i * planeLength;
+                long at = 0;   // next flat position to write
+                for (int row = 0; row < h; row++)
+                {
+                    long rowStart = (long)(row + padH) * rowStride + padW;
+                    new Span<float>(d + at, (int)(rowStart - at)).Clear();
+                    CopyRow(s + (long)row * w, d + rowStart, w);
+                    at = rowStart + w;
+                }
+                new Span<float>(d + at, (int)(planeLength - at)).Clear();
+            }
+        });
+    }
+
+    private static void PadPlanes(float* src, long planes, FlatPlan f, float* dst) =>
+        PadPlanes(src, planes, f.H, f.W, f.PadH, f.PadW, f.Wp, f.Plane, dst);
+
+    /// <summary>dw (K, C, R, S) for a stride-1 convolution: see Note [Flat direct convolution].</summary>
+    private static void DirectBackwardWeights(in ConvGeometry g, float* x, float* dy, float* dw)
+    {
+        var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
+        int vectors = (f.Flat + 15) / 16;
+        long dyPlane = (long)vectors * 16;   // dy on x's flat grid: row p at p*Wp, columns q >= Q and the tail zero
+        if (g.N == 0)
+        {
+            new Span<float>(dw, g.K * g.C * f.Taps).Clear();
+            return;
+        }
+        float* xpad = (float*)RentScratch<float>((long)g.N * g.C * f.Plane, out long xBytes);
+        float* dyFlat = (float*)RentScratch<float>((long)g.N * g.K * dyPlane, out long dBytes);
+        try
+        {
+            PadPlanes(x, (long)g.N * g.C, f, xpad);
+            PadPlanes(dy, (long)g.N * g.K, g.P, g.Q, 0, 0, f.Wp, dyPlane, dyFlat);
+            int kBlocks = (g.K + 2) / 3, tapChunks = (f.Taps + 8) / 9;
+            int n = g.N, c = g.C, k = g.K, taps = f.Taps;
+            long plane = f.Plane;
+            // Images per register pass: their three dy planes stay in L2 (256 KiB) while every input channel reads them.
+            int group = (int)Math.Clamp((256 << 10) / (3 * dyPlane * sizeof(float)), 1, n);
+            var offsets = f.Offsets;
+            nint px = (nint)xpad, pd = (nint)dyFlat, pw = (nint)dw;
+            // Items: (k block of 3, tap chunk of 9); each owns its dw elements, so no partial sums cross items.
+            CpuParallel.For(kBlocks * tapChunks, item =>
+            {
+                int kb = item / tapChunks, chunk = item % tapChunks;
+                int* off = stackalloc int[9];
+                int t0 = chunk * 9, tn = Math.Min(9, taps - t0);
+                for (int t = 0; t < 9; t++) off[t] = offsets[t0 + Math.Min(t, tn - 1)];   // a short chunk repeats its last tap
+                int* kIdx = stackalloc int[3];
+                for (int kk = 0; kk < 3; kk++) kIdx[kk] = Math.Min(kb * 3 + kk, k - 1);  // a short block repeats its last k
+                var sums = new float[c * 27];                                             // (C, 3, 9), images added group by group
+                fixed (float* s = sums)
+                {
+                    for (int g0 = 0; g0 < n; g0 += group)
+                    {
+                        int images = Math.Min(group, n - g0);
+                        for (int ci = 0; ci < c; ci++)
+                        {
+                            float* xc = (float*)px + ((long)g0 * c + ci) * plane;
+                            float* d0 = (float*)pd + ((long)g0 * k + kIdx[0]) * dyPlane;
+                            Block3x9(d0, (kIdx[1] - kIdx[0]) * dyPlane, (kIdx[2] - kIdx[0]) * dyPlane, k * dyPlane,
+                                     xc, c * plane, images, off, vectors, s + ci * 27);
+                        }
+                    }
+                    for (int ci = 0; ci < c; ci++)
+                        for (int kk = 0; kk < 3 && kb * 3 + kk < k; kk++)
+                            for (int t = 0; t < tn; t++)
+                                ((float*)pw)[((long)(kb * 3 + kk) * c + ci) * taps + t0 + t] = s[ci * 27 + kk * 9 + t];
+                }
+            });
+        }
+        finally
+        {
+            ReturnScratch(dyFlat, dBytes);
+            ReturnScratch(xpad, xBytes);
+        }
+    }
+
+    /// <summary>
+    /// sums[kk*9 + t] += Σ_images Σ_o dy_kk[o] · x[o + off[t]] over o &lt; 16*vectors, where dy_kk = d0 + kk's offset
+    /// (d1, d2) and each image moves dy by dyImage and x by xImage: 27 accumulators, per 16 o three loads of dy and
+    /// nine of x. Lanes are added once, after the last image.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Block3x9(float* d0, long d1, long d2, long dyImage, float* x, long xImage, int images, int* off, int vectors, float* sums)
+    {
+        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a04 = default, a05 = default, a06 = default, a07 = default, a08 = default;
+        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default, a16 = default, a17 = default, a18 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a24 = default, a25 = default, a26 = default, a27 = default, a28 = default;
+        int o0 = off[0], o1 = off[1], o2 = off[2], o3 = off[3], o4 = off[4], o5 = off[5], o6 = off[6], o7 = off[7], o8 = off[8];
+        for (int img = 0; img < images; img++, d0 += dyImage, x += xImage)
+            for (int v = 0; v < vectors; v++)
+            {
+                int o = v * 16;
+                var y0 = Vector512.Load(d0 + o);
+                var y1 = Vector512.Load(d0 + d1 + o);
+                var y2 = Vector512.Load(d0 + d2 + o);
+                float* xo = x + o;
+                var xv = Vector512.Load(xo + o0); a00 = Avx512F.FusedMultiplyAdd(y0, xv, a00); a10 = Avx512F.FusedMultiplyAdd(y1, xv, a10); a20 = Avx512F.FusedMultiplyAdd(y2, xv, a20);
+                xv = Vector512.Load(xo + o1); a01 = Avx512F.FusedMultiplyAdd(y0, xv, a01); a11 = Avx512F.FusedMultiplyAdd(y1, xv, a11); a21 = Avx512F.FusedMultiplyAdd(y2, xv, a21);
+                xv = Vector512.Load(xo + o2); a02 = Avx512F.FusedMultiplyAdd(y0, xv, a02); a12 = Avx512F.FusedMultiplyAdd(y1, xv, a12); a22 = Avx512F.FusedMultiplyAdd(y2, xv, a22);
+                xv = Vector512.Load(xo + o3); a03 = Avx512F.FusedMultiplyAdd(y0, xv, a03); a13 = Avx512F.FusedMultiplyAdd(y1, xv, a13); a23 = Avx512F.FusedMultiplyAdd(y2, xv, a23);
+                xv = Vector512.Load(xo + o4); a04 = Avx512F.FusedMultiplyAdd(y0, xv, a04); a14 = Avx512F.FusedMultiplyAdd(y1, xv, a14); a24 = Avx512F.FusedMultiplyAdd(y2, xv, a24);
+                xv = Vector512.Load(xo + o5); a05 = Avx512F.FusedMultiplyAdd(y0, xv, a05); a15 = Avx512F.FusedMultiplyAdd(y1, xv, a15); a25 = Avx512F.FusedMultiplyAdd(y2, xv, a25);
+                xv = Vector512.Load(xo + o6); a06 = Avx512F.FusedMultiplyAdd(y0, xv, a06); a16 = Avx512F.FusedMultiplyAdd(y1, xv, a16); a26 = Avx512F.FusedMultiplyAdd(y2, xv, a26);
+                xv = Vector512.Load(xo + o7); a07 = Avx512F.FusedMultiplyAdd(y0, xv, a07); a17 = Avx512F.FusedMultiplyAdd(y1, xv, a17); a27 = Avx512F.FusedMultiplyAdd(y2, xv, a27);
+                xv = Vector512.Load(xo + o8); a08 = Avx512F.FusedMultiplyAdd(y0, xv, a08); a18 = Avx512F.FusedMultiplyAdd(y1, xv, a18); a28 = Avx512F.FusedMultiplyAdd(y2, xv, a28);
+            }
+        sums[0] += Vector512.Sum(a00); sums[1] += Vector512.Sum(a01); sums[2] += Vector512.Sum(a02);
+        sums[3] += Vector512.Sum(a03); sums[4] += Vector512.Sum(a04); sums[5] += Vector512.Sum(a05);
+        sums[6] += Vector512.Sum(a06); sums[7] += Vector512.Sum(a07); sums[8] += Vector512.Sum(a08);
+        sums[9] += Vector512.Sum(a10); sums[10] += Vector512.Sum(a11); sums[11] += Vector512.Sum(a12);
+        sums[12] += Vector512.Sum(a13); sums[13] += Vector512.Sum(a14); sums[14] += Vector512.Sum(a15);
+        sums[15] += Vector512.Sum(a16); sums[16] += Vector512.Sum(a17); sums[17] += Vector512.Sum(a18);
+        sums[18] += Vector512.Sum(a20); sums[19] += Vector512.Sum(a21); sums[20] += Vector512.Sum(a22);
+        sums[21] += Vector512.Sum(a23); sums[22] += Vector512.Sum(a24); sums[23] += Vector512.Sum(a25);
+        sums[24] += Vector512.Sum(a26); sums[25] += Vector512.Sum(a27); sums[26] += Vector512.Sum(a28);
+    }
+}

@@ -1,0 +1,106 @@
+using Kiln.Backends.Cpu;
+
+namespace Kiln.Tests.Backends.Cpu;
+
+/// <summary>
+/// Note [Flat direct convolution]: the direct stride-1 path against the float64 im2col reference, with its error
+/// compared to the float32 im2col path's on the same data, for forward, backward data and backward weights.
+/// </summary>
+public sealed class ConvDirectTests
+{
+    [Theory]
+    [InlineData(4, 16, 16, 32, 32, 3, 3, 1, 1, 1)]   // ResNet-20's first stage
+    [InlineData(3, 5, 11, 9, 7, 3, 3, 1, 1, 1)]      // odd sizes, K neither a multiple of 8 nor of 3
+    [InlineData(1, 1, 1, 1, 2, 3, 3, 1, 1, 1)]       // one channel, a 1x2 map smaller than the filter's padding
+    [InlineData(2, 3, 17, 8, 8, 3, 3, 0, 0, 1)]      // no padding
+    [InlineData(2, 4, 9, 10, 12, 5, 5, 2, 2, 1)]     // 5x5: three tap chunks, the last short
+    [InlineData(2, 6, 8, 11, 9, 3, 3, 2, 2, 2)]      // dilation 2
+    [InlineData(2, 3, 4, 6, 13, 1, 3, 0, 1, 1)]      // 1x3 filter, padding in width only
+    [InlineData(2, 8, 24, 7, 7, 3, 3, 1, 1, 1)]      // ResNet-18's last stage: a 7x7 map
+    [InlineData(2, 3, 9, 13, 11, 3, 3, 1, 1, 1, 1)]  // bands of one block: rows split between bands
+    [InlineData(1, 2, 5, 20, 17, 5, 5, 2, 2, 1, 3)]  // bands of three blocks
+    public void DirectConv_MatchesFloat64_AsWellAsIm2Col(int n, int c, int k, int h, int w, int r, int s, int padH, int padW, int dil, int bandBlocks = 0)
+    {
+        using var scope = TensorScope.Begin();
+        var p = new Conv2dParams((1, 1), (padH, padW), (dil, dil));
+        var x = Random([n, c, h, w], 1);
+        var wt = Random([k, c, r, s], 2);
+        var bias = Random([k], 3);
+        var yShape = p.OutputShape(x.Shape, wt.Shape);
+        var dy = Random(yShape, 4);
+        var backend = CpuBackend.Instance;
+
+        double[][] Run(DType dtype, bool? direct)
+        {
+            var (x1, w1, b1, dy1) = (x.To(dtype), wt.To(dtype), bias.To(dtype), dy.To(dtype));
+            var y = Tensor.Zeros(yShape, dtype);
+            var dx = Tensor.Zeros(x.Shape.ToArray(), dtype);
+            var dw = Tensor.Zeros(wt.Shape.ToArray(), dtype);
+            CpuBackend.ForceDirectConv = direct;
+            CpuBackend.DirectBandBytes = bandBlocks * c * 32 * sizeof(float);
+            try
+            {
+                backend.Conv2dForward(x1, w1, b1, y, p);
+                backend.Conv2dBackwardData(w1, dy1, dx, p);
+                backend.Conv2dBackwardWeights(x1, dy1, dw, null, p);
+            }
+            finally
+            {
+                CpuBackend.ForceDirectConv = null;
+                CpuBackend.DirectBandBytes = 0;
+            }
+            return [.. new[] { y, dx, dw }.Select(t => t.To(DType.Float64).ToArray<double>())];
+        }
+
+        var reference = Run(DType.Float64, null);
+        var direct = Run(DType.Float32, true);
+        var im2col = Run(DType.Float32, false);
+        string[] names = ["forward", "backward data", "backward weights"];
+        for (int i = 0; i < 3; i++)
+        {
+            double scale = reference[i].Max(Math.Abs), directErr = MaxDiff(direct[i], reference[i]), im2colErr = MaxDiff(im2col[i], reference[i]);
+            Assert.True(directErr <= 1e-5 * scale, $"{names[i]}: direct path off by {directErr:G3} (values up to {scale:G3})");
+            Assert.True(directErr <= 4 * im2colErr + 1e-6 * scale, $"{names[i]}: direct path off by {directErr:G3}, im2col by {im2colErr:G3}");
+        }
+    }
+
+    [Fact]
+    public void DirectConv_WeightGradient_SameBitsOnOneThreadAndTwo()
+    {
+        // Each dw element is owned by one work item that sums lanes and images in a fixed order (Note [Deterministic CPU]).
+        using var scope = TensorScope.Begin();
+        var p = new Conv2dParams(1, 1);
+        var x = Random([6, 5, 10, 10], 5);
+        var dy = Random([6, 7, 10, 10], 6);
+        var results = new List<float[]>();
+        int saved = CpuParallel.Threads;
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var dw = Tensor.Zeros([7, 5, 3, 3]);
+            CpuParallel.Threads = threads;
+            CpuBackend.ForceDirectConv = true;
+            try { CpuBackend.Instance.Conv2dBackwardWeights(x, dy, dw, null, p); }
+            finally
+            {
+                CpuBackend.ForceDirectConv = null;
+                CpuParallel.Threads = saved;
+            }
+            results.Add(dw.ToArray<float>());
+        }
+        Assert.True(results[0].AsSpan().SequenceEqual(results[1]), "weight gradient depends on the thread count");
+    }
+
+    private static Tensor Random(int[] shape, ulong seed)
+    {
+        var data = new float[shape.Aggregate(1, (a, d) => a * d)];
+        new RandomGenerator(seed).Uniform<float>(data, -1, 1);
+        return Tensor.FromArray(data, shape);
+    }
+
+    private static double MaxDiff(double[] a, double[] b)
+    {
+        double m = 0;
+        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a[i] - b[i]));
+        return m;
+    }
+}
