@@ -43,6 +43,8 @@ public sealed class TrainSession : IDisposable
     private readonly Kiln.Backends.Cuda.CudaBackend? _cuda;
     private readonly HashSet<string> _convAlgosLogged = new(StringComparer.Ordinal);
     private bool _bnRecomputed;
+    /// <summary>N of the last micro-batch: the batch the per-layer algorithm log describes.</summary>
+    private int _batchRows;
 
     // Resumable state (all of it goes into state.json or the tensor files).
     private long _step;
@@ -113,16 +115,14 @@ public sealed class TrainSession : IDisposable
         if (_cuda is not null) ConfigureCuda(_cuda);
     }
 
-    private string ConvAlgoFile => Path.Combine(_runDir, "cudnn-algorithms.txt");
+    private string ConvAlgoFile => Path.Combine(_runDir, CudaRunFiles.AlgorithmsFile);
+    private string ConvLayersFile => Path.Combine(_runDir, CudaRunFiles.LayersFile);
 
     /// <summary>Applies training.cuda and reuses the run's cuDNN algorithm choices (same GPU model and cuDNN only), so a resumed run skips the search.</summary>
     private void ConfigureCuda(Kiln.Backends.Cuda.CudaBackend cuda)
     {
         var c = _config.Training.Cuda;
-        cuda.AllowTf32 = c.Tf32;
-        cuda.ConvOptions.Deterministic = c.Deterministic;
-        cuda.ConvOptions.Benchmark = c.Benchmark;
-        cuda.ConvOptions.WorkspaceBudgetBytes = (long)c.WorkspaceMib << 20;
+        CudaRunFiles.Configure(cuda, c);
         _log.Info("{Device}: {Name}; TF32 {Tf32}, deterministic {Deterministic}, cuDNN {Search}, workspace up to {Mib} MiB per convolution",
             _device, cuda.Info.Name, c.Tf32 ? "on" : "off", c.Deterministic ? "on" : "off", c.Benchmark ? "timed search" : "heuristic", c.WorkspaceMib);
         try
@@ -146,6 +146,22 @@ public sealed class TrainSession : IDisposable
         _log.Info("cuDNN chose {Count} new convolution algorithm(s) (all {Total} saved to {File}):", fresh.Count, _convAlgosLogged.Count, ConvAlgoFile);
         foreach (var line in fresh) _log.Info("  {Algorithm}", line);
         _cuda.SaveConvAlgorithms(ConvAlgoFile);
+    }
+
+    /// <summary>
+    /// After this session's first step, when every pass of every layer has run: one line per convolution layer with the
+    /// algorithms cuDNN runs it with, and the same as a table in the run directory (Note [Per-layer algorithm log]).
+    /// </summary>
+    private void LogConvLayers()
+    {
+        if (_cuda is null || _batchRows == 0) return;
+        var layers = _net.ConvLayers(_batchRows);
+        if (layers.Count == 0) return;
+        var rows = _cuda.ConvAlgorithmsByLayer(layers.Select(l => (l.Name, l.Input, l.Weight, l.Geometry)), DType.Float32);
+        _log.Info("cuDNN algorithms of the {Count} convolution layer(s) (also in {File}):", rows.Count, ConvLayersFile);
+        foreach (var row in rows) _log.Info("  {Layer}", row.ToString());
+        byte[] text = System.Text.Encoding.UTF8.GetBytes(Kiln.Backends.Cuda.ConvLayerAlgorithms.FormatTable(_cuda.ConvAlgoDeviceTag(), rows));
+        AtomicFile.Write(ConvLayersFile, s => s.Write(text));
     }
 
     /// <summary>Runs to the end (or to a signal); returns the exit code.</summary>
@@ -239,6 +255,7 @@ public sealed class TrainSession : IDisposable
         int iter = _config.Optimizer.IterSize;
         using var scope = TensorScope.Begin();
         var x = BatchInput.ToDevice(batch, _device);   // x: (N, C, H, W) float32 on the device (a uint8 batch is normalised there)
+        _batchRows = x.Size(0);
         var y = Tensor.FromSpan<int>(batch.Labels.AsSpan(0, batch.Count), [batch.Count], _device);   // y: (N)
         var heads = _net.ForwardHeads(x);
         Tensor? total = null;
@@ -295,7 +312,11 @@ public sealed class TrainSession : IDisposable
             UpdateEma();
         }
         _step++;
-        if (_step == 1) SaveConvAlgorithms();
+        if (_step == startStep + 1)   // this session's first step (a resumed run may meet new shapes too)
+        {
+            SaveConvAlgorithms();
+            LogConvLayers();
+        }
         if (_config.Training.Iterations is not null && _step == _totalSteps) RecomputeBatchNorm();
         _imagesSeen += images;
         _lastTrainLoss = loss;

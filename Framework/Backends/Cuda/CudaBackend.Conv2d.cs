@@ -12,10 +12,10 @@ namespace Kiln.Backends.Cuda;
 // workspace of the budget (falling back to the Get*_v7 heuristic if that workspace cannot be had);
 // otherwise Get*_v7 ranks them without running anything. CudnnPlans.PickAlgo takes the first entry that
 // succeeded, fits the budget, is deterministic when asked, and respects the TF32 policy. The choice is
-// cached in memory for the backend's lifetime (DescribeConvAlgorithms lists it for a per-layer log, and
-// SaveConvAlgorithms/LoadConvAlgorithms keep it in a file, e.g. in the run directory, for a resumed run on
-// the same GPU model and cuDNN); every later call with the key reuses it and takes the stated workspace
-// from the caching allocator.
+// cached in memory for the backend's lifetime (DescribeConvAlgorithms lists it per shape, ConvAlgorithmsByLayer
+// per layer (Note [Per-layer algorithm log]), and SaveConvAlgorithms/LoadConvAlgorithms keep it in a file,
+// e.g. in the run directory, for a resumed run or an evaluation on the same GPU model and cuDNN); every
+// later call with the key reuses it and takes the stated workspace from the caching allocator.
 
 public sealed unsafe partial class CudaBackend
 {
@@ -36,7 +36,7 @@ public sealed unsafe partial class CudaBackend
             $"{(cudnnMathType_t)kv.Value.MathType}, workspace {kv.Value.WorkspaceBytes} B, {(kv.Value.Measured ? "timed by cudnnFind*Ex" : "cuDNN heuristic")}").ToList();
 
     /// <summary>What the cached algorithms are valid for: the GPU, its compute capability and the cuDNN version.</summary>
-    private string ConvAlgoDeviceTag()
+    internal string ConvAlgoDeviceTag()
     {
         _ = CudnnHandle;   // loads cuDNN
         return $"{Info.Name} sm_{Info.ComputeCapabilityMajor}{Info.ComputeCapabilityMinor} cudnn {Cudnn.cudnnGetVersion()}";
@@ -62,12 +62,17 @@ public sealed unsafe partial class CudaBackend
         return added;
     }
 
-    private static string AlgoName(ConvPass pass, int algo) => pass switch
-    {
-        ConvPass.Forward => ((cudnnConvolutionFwdAlgo_t)algo).ToString(),
-        ConvPass.BackwardData => ((cudnnConvolutionBwdDataAlgo_t)algo).ToString(),
-        _ => ((cudnnConvolutionBwdFilterAlgo_t)algo).ToString(),
-    };
+    private static string AlgoName(ConvPass pass, int algo) => ConvLayerAlgorithms.AlgoName(pass, algo);
+
+    /// <summary>
+    /// The algorithms each convolution layer runs with, joined from the cache (Note [Per-layer algorithm log]). Layers are
+    /// (dotted name, x (N, C, H, W), w (K, C/groups, R, S), geometry), e.g. from <c>Network.ConvLayers</c>, in
+    /// <paramref name="dtype"/> under the current policy (TF32, determinism, workspace budget). Call it after a training
+    /// step, when every pass has run; a pass that has not is null in its row.
+    /// </summary>
+    public IReadOnlyList<ConvLayerAlgorithms> ConvAlgorithmsByLayer(IEnumerable<(string Name, int[] Input, int[] Weight, Conv2dParams Geometry)> layers,
+        DType dtype = DType.Float32) =>
+        ConvLayerAlgorithms.Build(layers, dtype, ConvOptions, AllowTf32, key => _convAlgos.TryGetValue(key, out var c) ? c : null);
 
     /// <summary>The four descriptors of one convolution call; disposing frees them all.</summary>
     private sealed class ConvDescriptors : IDisposable
