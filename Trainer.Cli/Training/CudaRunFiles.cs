@@ -8,7 +8,7 @@ namespace Kiln.Cli.Training;
 /// and the cuDNN files next to <c>checkpoints/</c>: <c>cudnn-algorithms.txt</c> (the algorithm cache, Note [Convolution
 /// algorithm cache]) and <c>cudnn-layers.txt</c> (the per-layer table, Note [Per-layer algorithm log]).
 /// </summary>
-internal static class CudaRunFiles
+public static class CudaRunFiles
 {
     public const string AlgorithmsFile = "cudnn-algorithms.txt";
     public const string LayersFile = "cudnn-layers.txt";
@@ -45,4 +45,8 @@ internal static class CudaRunFiles
         string file = Path.Combine(run, AlgorithmsFile);
         return File.Exists(file) ? file : null;
     }
+
+    /// <summary>The algorithm files of the runs that wrote <paramref name="checkpointDirs"/> (an ensemble), each once, in order; runs without one are left out.</summary>
+    public static List<string> AlgorithmFilesFor(IEnumerable<string> checkpointDirs) =>
+        checkpointDirs.Select(AlgorithmFileFor).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
 }
