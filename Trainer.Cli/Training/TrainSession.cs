@@ -41,6 +41,9 @@ public sealed class TrainSession : IDisposable
     /// <summary>Polyak/EMA copies of the parameters (training.ema_decay), by parameter index; empty when off.</summary>
     private readonly Tensor?[] _ema;
     private readonly Kiln.Backends.Cuda.CudaBackend? _cuda;
+    /// <summary>On CUDA (training.cuda.prefetch): the next batch uploads while a step runs (Note [Batch prefetch ordering]); null otherwise.</summary>
+    private readonly CudaBatchUploader? _uploader;
+    private readonly BatchPrefetcher? _prefetch;
     private readonly HashSet<string> _convAlgosLogged = new(StringComparer.Ordinal);
     private bool _bnRecomputed;
     /// <summary>N of the last micro-batch: the batch the per-layer algorithm log describes.</summary>
@@ -113,6 +116,11 @@ public sealed class TrainSession : IDisposable
         if (!_device.Equals(Device.Cpu)) _net.To(_device);
         _cuda = Backend.For(_device) as Kiln.Backends.Cuda.CudaBackend;
         if (_cuda is not null) ConfigureCuda(_cuda);
+        if (_cuda is not null && config.Training.Cuda.Prefetch)
+        {
+            _uploader = new CudaBatchUploader(_cuda);
+            _prefetch = new BatchPrefetcher(_uploader);
+        }
     }
 
     private string ConvAlgoFile => Path.Combine(_runDir, CudaRunFiles.AlgorithmsFile);
@@ -123,8 +131,9 @@ public sealed class TrainSession : IDisposable
     {
         var c = _config.Training.Cuda;
         CudaRunFiles.Configure(cuda, c);
-        _log.Info("{Device}: {Name}; TF32 {Tf32}, deterministic {Deterministic}, cuDNN {Search}, workspace up to {Mib} MiB per convolution",
-            _device, cuda.Info.Name, c.Tf32 ? "on" : "off", c.Deterministic ? "on" : "off", c.Benchmark ? "timed search" : "heuristic", c.WorkspaceMib);
+        _log.Info("{Device}: {Name}; TF32 {Tf32}, deterministic {Deterministic}, cuDNN {Search}, workspace up to {Mib} MiB per convolution; batch prefetch {Prefetch}",
+            _device, cuda.Info.Name, c.Tf32 ? "on" : "off", c.Deterministic ? "on" : "off", c.Benchmark ? "timed search" : "heuristic", c.WorkspaceMib,
+            c.Prefetch ? "on" : "off");
         try
         {
             int reused = cuda.LoadConvAlgorithms(ConvAlgoFile);
@@ -183,14 +192,14 @@ public sealed class TrainSession : IDisposable
             double lossSum = 0;
             var headSums = new double[_headWeights.Length];
             int images = 0;
-            foreach (var batch in _train.ReadFrom(_position))
+            foreach (var (batch, slot) in Batches(_train.ReadFrom(_position)))
             {
                 using (batch)
                 {
                     if (micro == 0) _stepKeys = "";
                     _stepKeys += (_stepKeys.Length > 0 ? ", " : "") + $"{batch.Keys[0]} .. {batch.Keys[batch.Count - 1]}";
                     images += batch.Count;
-                    Accumulate(batch, headSums, ref lossSum);
+                    Accumulate(batch, slot, headSums, ref lossSum);
                     _position = batch.Next;
                 }
                 if (++micro < _config.Optimizer.IterSize) continue;
@@ -249,14 +258,23 @@ public sealed class TrainSession : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// The loader's batches, each with its prefetch slot on CUDA (Note [Batch prefetch ordering]: the next batch uploads
+    /// while this one's step runs), or slot −1 where each step uploads its own batch (the CPU; training.cuda.prefetch off).
+    /// </summary>
+    private IEnumerable<(HostBatch Batch, int Slot)> Batches(IEnumerable<HostBatch> source) =>
+        _prefetch?.Run(source) ?? source.Select(b => (b, -1));
+
     /// <summary>Forward and backward of one micro-batch; gradients accumulate until the step.</summary>
-    private void Accumulate(HostBatch batch, double[] headSums, ref double lossSum)
+    private void Accumulate(HostBatch batch, int slot, double[] headSums, ref double lossSum)
     {
         int iter = _config.Optimizer.IterSize;
         using var scope = TensorScope.Begin();
-        var x = BatchInput.ToDevice(batch, _device);   // x: (N, C, H, W) float32 on the device (a uint8 batch is normalised there)
+        // x: (N, C, H, W) float32 on the device (a uint8 batch is normalised there); y: (N) int32.
+        var (x, y) = slot < 0
+            ? (BatchInput.ToDevice(batch, _device), Tensor.FromSpan<int>(batch.Labels.AsSpan(0, batch.Count), [batch.Count], _device))
+            : _prefetch!.Uploader.Take(slot, batch);   // uploaded during the previous step
         _batchRows = x.Size(0);
-        var y = Tensor.FromSpan<int>(batch.Labels.AsSpan(0, batch.Count), [batch.Count], _device);   // y: (N)
         var heads = _net.ForwardHeads(x);
         Tensor? total = null;
         var losses = new Tensor[heads.Count + 1];   // each (1): the heads' losses, then the total
@@ -653,6 +671,7 @@ public sealed class TrainSession : IDisposable
 
     public void Dispose()
     {
+        _uploader?.Dispose();
         foreach (var e in _ema) e?.Dispose();
         _sgd.Dispose();
         _net.Dispose();

@@ -81,6 +81,30 @@ public sealed class CudaTrainingTests
     }
 
     [Fact]
+    public void Train_OnCuda_WithAndWithoutBatchPrefetch_SameLossesBitForBit()
+    {
+        CudaTestEnvironment.RequireCudnn();
+        CudaTestEnvironment.RequireKernels();
+        // Note [Batch prefetch ordering]: uploading ahead changes when bytes move, never which: deterministic runs agree exactly.
+        string on = NewRunDir("prefetch-on"), off = NewRunDir("prefetch-off");
+        var a = Run(TrainArgs(on, [.. Strict, "--set", "training.cuda.prefetch=true"]), timeoutMs: 120_000);
+        Assert.True(a.Code == 0, a.Out + a.Err);
+        Assert.Contains("batch prefetch on", a.Out);
+        var b = Run(TrainArgs(off, [.. Strict, "--set", "training.cuda.prefetch=false"]), timeoutMs: 120_000);
+        Assert.True(b.Code == 0, b.Out + b.Err);
+        Assert.Contains("batch prefetch off", b.Out);
+        var la = Losses(on);
+        var lb = Losses(off);
+        Assert.Equal(12, la.Count);   // 2 epochs of 6 steps
+        Assert.Equal(la.Keys.Order(), lb.Keys.Order());
+        foreach (var (step, losses) in la)
+            Assert.True(losses.SequenceEqual(lb[step]), $"step {step}: loss with prefetch {losses[0]:R}, without {lb[step][0]:R}");
+        Assert.Equal(ValLosses(on), ValLosses(off));
+        string weights = Path.Combine("checkpoints", File.ReadAllText(Path.Combine(on, "checkpoints", "latest")).Trim(), "model.safetensors");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(on, weights)), File.ReadAllBytes(Path.Combine(off, weights)));
+    }
+
+    [Fact]
     public void Train_OnCuda_LogsAlgorithmsPerLayer_AndEvalReusesTheRunsAlgorithmFile()
     {
         CudaTestEnvironment.RequireCudnn();
