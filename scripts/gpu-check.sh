@@ -7,8 +7,8 @@
 #   bash .gpu-bundle/run.sh              # on the GPU machine, from a copy of the repo or of .gpu-bundle/
 #
 # run.sh unpacks the tarball next to itself, prints `kiln devices --verbose`, runs the CUDA tests
-# (namespace Kiln.Tests.Backends.Cuda) and then every other test, runs the GPU benchmarks that exist, and
-# ends with a short summary. The bundle must stay under 64 MiB (what a device session can carry).
+# (namespace Kiln.Tests.Backends.Cuda; the cuDNN algorithm sweep as a step of its own) and then every other
+# test, runs the GPU benchmarks that exist, and ends with a short summary. The bundle must stay under 64 MiB (what a device session can carry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,7 +71,12 @@ step() {   # $1 = label, $2 = seconds, rest = command; logs to $out/<label>.log
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$out/machine.log"
 step devices 60 "$kiln" devices --verbose
-step cuda-tests "${KILN_GPU_CUDA_TESTS_S:-240}" "$dn" "$here/tests/Kiln.Tests.dll" -noColor -namespace Kiln.Tests.Backends.Cuda -parallel none
+sweep=Kiln.Tests.Backends.Cuda.ConvAlgorithmSweepTests
+step cuda-tests "${KILN_GPU_CUDA_TESTS_S:-300}" "$dn" "$here/tests/Kiln.Tests.dll" -noColor -namespace Kiln.Tests.Backends.Cuda -class- "$sweep" -parallel none
+# Every cuDNN algorithm on NiN's convolutions against the CPU (the NiN zoo parity failure of the fifth run): its own
+# step, with the table of every (shape, pass, algorithm) in the log even when it passes. KILN_GPU_STEPS=cudnn-algorithms
+# runs it alone.
+step cudnn-algorithms "${KILN_GPU_CUDNN_ALGOS_S:-180}" "$dn" "$here/tests/Kiln.Tests.dll" -noColor -class "$sweep" -showLiveOutput -parallel none
 
 # Train the tiny network on the GPU end to end (data loader -> upload -> forward/backward -> SGD ->
 # checkpoint -> validation), then evaluate the checkpoint on the GPU.

@@ -304,6 +304,8 @@ public sealed record CudaConfig : IValidatable
     public bool Benchmark { get; init; } = true;
     /// <summary>Largest cuDNN workspace one convolution may take, in MiB.</summary>
     public int WorkspaceMib { get; init; } = 512;
+    /// <summary>Upload the next training batch on a copy stream while the current step computes (double buffering); false: each batch is uploaded when its step begins.</summary>
+    public bool Prefetch { get; init; } = true;
 
     public IEnumerable<(string Key, string Message)> Validate()
     {

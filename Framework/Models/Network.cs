@@ -116,6 +116,26 @@ public sealed class Network : Module
         return Op.Conv2d(x, kernel, linear.Bias?.Value, new Conv2dParams(1, 0, 1, 1)); // (N, K, H − kh + 1, W − kw + 1)
     }
 
+    /// <summary>
+    /// Every convolution layer a training step runs (<see cref="ForwardHeads"/> in training mode), in layer order, with
+    /// the input it gets from a batch of <paramref name="batch"/> images at the planned size: (batch, C, H, W) from the
+    /// plan, the weight's shape and the geometry from the module. No tensor is touched; for per-layer reports such as
+    /// the trainer's cuDNN algorithm log (Note [Per-layer algorithm log] in CUDA's ConvLayerAlgorithms).
+    /// </summary>
+    public IReadOnlyList<ConvLayer> ConvLayers(int batch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        var result = new List<ConvLayer>();
+        for (int i = 0; i < _run.Length; i++)
+        {
+            if (!_needed[i] || _modules[i] is not Conv2d conv) continue;
+            var layer = Plan.Layers[i];
+            int[] chw = layer.InputShapes[0];   // (C, H, W)
+            result.Add(new ConvLayer(layer.Name, [batch, .. chw], conv.Weight.Value.Shape.ToArray(), conv.Geometry));
+        }
+        return result;
+    }
+
     /// <summary>Every head in training mode (main first), the main head alone in evaluation.</summary>
     public IReadOnlyList<Tensor> ForwardHeads(Tensor x) => Run(x, allHeads: IsTraining);
 

@@ -116,6 +116,19 @@ public sealed class RunConfigTests
     }
 
     [Fact]
+    public void CudaPrefetch_OnByDefault_AndTurningItOffIsAHarmlessResumeChange()
+    {
+        var c = RunConfigLoader.Parse(Good, "good.yaml");
+        Assert.True(c.Training.Cuda.Prefetch);
+        var off = RunConfigLoader.Parse(Good, "good.yaml", ["training.cuda.prefetch=false"]);
+        Assert.False(off.Training.Cuda.Prefetch);
+        var diffs = Kiln.Cli.Training.ConfigDiff.Compare(ConfigWriter.ToYaml(c), ConfigWriter.ToYaml(off));
+        var d = Assert.Single(diffs);
+        Assert.Equal("training.cuda.prefetch", d.Key);
+        Assert.True(Kiln.Cli.Training.ConfigDiff.IsHarmless(d.Key));
+    }
+
+    [Fact]
     public void PadCropPreset_Binds_AndChecksThePad()
     {
         var c = RunConfigLoader.Parse(Good, "good.yaml", ["data.augment.preset=pad_crop", "data.augment.pad=2"]);

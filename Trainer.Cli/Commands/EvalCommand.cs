@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using CommandLine;
+using Kiln.Backends.Cuda;
 using Kiln.Cli.Training;
 using Kiln.Config;
 using Kiln.Core;
@@ -88,11 +89,15 @@ public static class EvalCommand
             var evaluator = new Evaluator(first.Model.NumClasses);
             if (!device.Equals(Kiln.Core.Device.Cpu))
                 foreach (var m in members) m.Net.To(device);
+            var cuda = Backend.For(device) as CudaBackend;
+            int knownAlgorithms = cuda is null ? 0 : ReuseConvAlgorithms(cuda, first.Training.Cuda, paths, Console.Error);
             var models = members.Select(m => protocol == EvalProtocol.Dense ? (Func<Tensor, Tensor>)m.Net.ForwardDense : m.Net.Forward).ToList();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             foreach (var batch in loader.ReadEpoch(0))
                 using (batch) evaluator.Add(batch, models, device);
             var r = evaluator.Result();
+            if (cuda is not null)
+                Console.Error.WriteLine($"kiln eval: cuDNN: {cuda.DescribeConvAlgorithms().Count - knownAlgorithms} convolution algorithm(s) searched during evaluation");
             string name = members.Count == 1
                 ? $"{members[0].Net.Plan.Name} ({Path.GetFileName(members[0].Path)})"
                 : $"ensemble of {members.Count} ({string.Join(", ", members.Select(m => m.Net.Plan.Name))})";
@@ -120,6 +125,31 @@ public static class EvalCommand
         {
             foreach (var m in members) m.Net.Dispose();
         }
+    }
+
+    /// <summary>
+    /// On CUDA, as <c>kiln train</c> does: the run's training.cuda policy (the first member's; it is part of every algorithm
+    /// key, and it is the numerics the run was validated with), then the algorithm choices each member's run saved
+    /// (<c>cudnn-algorithms.txt</c> beside <c>checkpoints/</c>), so shapes the run met are not searched again. A checkpoint
+    /// outside a run directory, or a run without the file, is no error: those algorithms are searched. Returns how many
+    /// choices the backend holds before evaluating.
+    /// </summary>
+    internal static int ReuseConvAlgorithms(CudaBackend cuda, CudaConfig policy, IEnumerable<string> checkpoints, TextWriter log)
+    {
+        CudaRunFiles.Configure(cuda, policy);
+        foreach (string file in CudaRunFiles.AlgorithmFilesFor(checkpoints))
+        {
+            try
+            {
+                int reused = cuda.LoadConvAlgorithms(file);
+                log.WriteLine($"kiln eval: cuDNN: reused {reused} algorithm choice(s) from {file}");
+            }
+            catch (FormatException e)
+            {
+                log.WriteLine($"kiln eval: ignoring {file}: {e.Message}; the algorithms will be searched");
+            }
+        }
+        return cuda.DescribeConvAlgorithms().Count;
     }
 
     /// <summary>--scales: comma-separated shorter sides, for multi-scale and dense only.</summary>

@@ -3,7 +3,7 @@ namespace Kiln.Cli.Training;
 /// <summary>
 /// Differences between two resolved configs (as written by ConfigWriter), by key path. Keys that
 /// change only cadence or bookkeeping (logging, evaluation and checkpoint intervals, run directory,
-/// threads, workers) are reported as harmless; every other difference refuses a resume unless
+/// threads, workers, batch prefetch) are reported as harmless; every other difference refuses a resume unless
 /// --allow-config-change is given (fault scenario RS-3).
 /// </summary>
 public static class ConfigDiff
@@ -12,6 +12,7 @@ public static class ConfigDiff
     [
         "logging.", "training.eval_every", "training.checkpoint_every", "training.checkpoint_every_steps",
         "training.keep_checkpoints", "training.run_dir", "training.threads", "data.workers", "training.max_consecutive_skips",
+        "training.cuda.prefetch",
     ];
 
     public static bool IsHarmless(string key) => HarmlessPrefixes.Any(p => key == p || (p.EndsWith('.') && key.StartsWith(p, StringComparison.Ordinal)));

@@ -41,8 +41,13 @@ public sealed class TrainSession : IDisposable
     /// <summary>Polyak/EMA copies of the parameters (training.ema_decay), by parameter index; empty when off.</summary>
     private readonly Tensor?[] _ema;
     private readonly Kiln.Backends.Cuda.CudaBackend? _cuda;
+    /// <summary>On CUDA (training.cuda.prefetch): the next batch uploads while a step runs (Note [Batch prefetch ordering]); null otherwise.</summary>
+    private readonly CudaBatchUploader? _uploader;
+    private readonly BatchPrefetcher? _prefetch;
     private readonly HashSet<string> _convAlgosLogged = new(StringComparer.Ordinal);
     private bool _bnRecomputed;
+    /// <summary>N of the last micro-batch: the batch the per-layer algorithm log describes.</summary>
+    private int _batchRows;
 
     // Resumable state (all of it goes into state.json or the tensor files).
     private long _step;
@@ -111,20 +116,24 @@ public sealed class TrainSession : IDisposable
         if (!_device.Equals(Device.Cpu)) _net.To(_device);
         _cuda = Backend.For(_device) as Kiln.Backends.Cuda.CudaBackend;
         if (_cuda is not null) ConfigureCuda(_cuda);
+        if (_cuda is not null && config.Training.Cuda.Prefetch)
+        {
+            _uploader = new CudaBatchUploader(_cuda);
+            _prefetch = new BatchPrefetcher(_uploader);
+        }
     }
 
-    private string ConvAlgoFile => Path.Combine(_runDir, "cudnn-algorithms.txt");
+    private string ConvAlgoFile => Path.Combine(_runDir, CudaRunFiles.AlgorithmsFile);
+    private string ConvLayersFile => Path.Combine(_runDir, CudaRunFiles.LayersFile);
 
     /// <summary>Applies training.cuda and reuses the run's cuDNN algorithm choices (same GPU model and cuDNN only), so a resumed run skips the search.</summary>
     private void ConfigureCuda(Kiln.Backends.Cuda.CudaBackend cuda)
     {
         var c = _config.Training.Cuda;
-        cuda.AllowTf32 = c.Tf32;
-        cuda.ConvOptions.Deterministic = c.Deterministic;
-        cuda.ConvOptions.Benchmark = c.Benchmark;
-        cuda.ConvOptions.WorkspaceBudgetBytes = (long)c.WorkspaceMib << 20;
-        _log.Info("{Device}: {Name}; TF32 {Tf32}, deterministic {Deterministic}, cuDNN {Search}, workspace up to {Mib} MiB per convolution",
-            _device, cuda.Info.Name, c.Tf32 ? "on" : "off", c.Deterministic ? "on" : "off", c.Benchmark ? "timed search" : "heuristic", c.WorkspaceMib);
+        CudaRunFiles.Configure(cuda, c);
+        _log.Info("{Device}: {Name}; TF32 {Tf32}, deterministic {Deterministic}, cuDNN {Search}, workspace up to {Mib} MiB per convolution; batch prefetch {Prefetch}",
+            _device, cuda.Info.Name, c.Tf32 ? "on" : "off", c.Deterministic ? "on" : "off", c.Benchmark ? "timed search" : "heuristic", c.WorkspaceMib,
+            c.Prefetch ? "on" : "off");
         try
         {
             int reused = cuda.LoadConvAlgorithms(ConvAlgoFile);
@@ -148,6 +157,22 @@ public sealed class TrainSession : IDisposable
         _cuda.SaveConvAlgorithms(ConvAlgoFile);
     }
 
+    /// <summary>
+    /// After this session's first step, when every pass of every layer has run: one line per convolution layer with the
+    /// algorithms cuDNN runs it with, and the same as a table in the run directory (Note [Per-layer algorithm log]).
+    /// </summary>
+    private void LogConvLayers()
+    {
+        if (_cuda is null || _batchRows == 0) return;
+        var layers = _net.ConvLayers(_batchRows);
+        if (layers.Count == 0) return;
+        var rows = _cuda.ConvAlgorithmsByLayer(layers.Select(l => (l.Name, l.Input, l.Weight, l.Geometry)), DType.Float32);
+        _log.Info("cuDNN algorithms of the {Count} convolution layer(s) (also in {File}):", rows.Count, ConvLayersFile);
+        foreach (var row in rows) _log.Info("  {Layer}", row.ToString());
+        byte[] text = System.Text.Encoding.UTF8.GetBytes(Kiln.Backends.Cuda.ConvLayerAlgorithms.FormatTable(_cuda.ConvAlgoDeviceTag(), rows));
+        AtomicFile.Write(ConvLayersFile, s => s.Write(text));
+    }
+
     /// <summary>Runs to the end (or to a signal); returns the exit code.</summary>
     public int Run()
     {
@@ -167,14 +192,14 @@ public sealed class TrainSession : IDisposable
             double lossSum = 0;
             var headSums = new double[_headWeights.Length];
             int images = 0;
-            foreach (var batch in _train.ReadFrom(_position))
+            foreach (var (batch, slot) in Batches(_train.ReadFrom(_position)))
             {
                 using (batch)
                 {
                     if (micro == 0) _stepKeys = "";
                     _stepKeys += (_stepKeys.Length > 0 ? ", " : "") + $"{batch.Keys[0]} .. {batch.Keys[batch.Count - 1]}";
                     images += batch.Count;
-                    Accumulate(batch, headSums, ref lossSum);
+                    Accumulate(batch, slot, headSums, ref lossSum);
                     _position = batch.Next;
                 }
                 if (++micro < _config.Optimizer.IterSize) continue;
@@ -233,13 +258,23 @@ public sealed class TrainSession : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// The loader's batches, each with its prefetch slot on CUDA (Note [Batch prefetch ordering]: the next batch uploads
+    /// while this one's step runs), or slot −1 where each step uploads its own batch (the CPU; training.cuda.prefetch off).
+    /// </summary>
+    private IEnumerable<(HostBatch Batch, int Slot)> Batches(IEnumerable<HostBatch> source) =>
+        _prefetch?.Run(source) ?? source.Select(b => (b, -1));
+
     /// <summary>Forward and backward of one micro-batch; gradients accumulate until the step.</summary>
-    private void Accumulate(HostBatch batch, double[] headSums, ref double lossSum)
+    private void Accumulate(HostBatch batch, int slot, double[] headSums, ref double lossSum)
     {
         int iter = _config.Optimizer.IterSize;
         using var scope = TensorScope.Begin();
-        var x = BatchInput.ToDevice(batch, _device);   // x: (N, C, H, W) float32 on the device (a uint8 batch is normalised there)
-        var y = Tensor.FromSpan<int>(batch.Labels.AsSpan(0, batch.Count), [batch.Count], _device);   // y: (N)
+        // x: (N, C, H, W) float32 on the device (a uint8 batch is normalised there); y: (N) int32.
+        var (x, y) = slot < 0
+            ? (BatchInput.ToDevice(batch, _device), Tensor.FromSpan<int>(batch.Labels.AsSpan(0, batch.Count), [batch.Count], _device))
+            : _prefetch!.Uploader.Take(slot, batch);   // uploaded during the previous step
+        _batchRows = x.Size(0);
         var heads = _net.ForwardHeads(x);
         Tensor? total = null;
         var losses = new Tensor[heads.Count + 1];   // each (1): the heads' losses, then the total
@@ -295,7 +330,11 @@ public sealed class TrainSession : IDisposable
             UpdateEma();
         }
         _step++;
-        if (_step == 1) SaveConvAlgorithms();
+        if (_step == startStep + 1)   // this session's first step (a resumed run may meet new shapes too)
+        {
+            SaveConvAlgorithms();
+            LogConvLayers();
+        }
         if (_config.Training.Iterations is not null && _step == _totalSteps) RecomputeBatchNorm();
         _imagesSeen += images;
         _lastTrainLoss = loss;
@@ -632,6 +671,7 @@ public sealed class TrainSession : IDisposable
 
     public void Dispose()
     {
+        _uploader?.Dispose();
         foreach (var e in _ema) e?.Dispose();
         _sgd.Dispose();
         _net.Dispose();

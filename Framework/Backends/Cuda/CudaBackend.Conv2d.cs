@@ -12,10 +12,10 @@ namespace Kiln.Backends.Cuda;
 // workspace of the budget (falling back to the Get*_v7 heuristic if that workspace cannot be had);
 // otherwise Get*_v7 ranks them without running anything. CudnnPlans.PickAlgo takes the first entry that
 // succeeded, fits the budget, is deterministic when asked, and respects the TF32 policy. The choice is
-// cached in memory for the backend's lifetime (DescribeConvAlgorithms lists it for a per-layer log, and
-// SaveConvAlgorithms/LoadConvAlgorithms keep it in a file, e.g. in the run directory, for a resumed run on
-// the same GPU model and cuDNN); every later call with the key reuses it and takes the stated workspace
-// from the caching allocator.
+// cached in memory for the backend's lifetime (DescribeConvAlgorithms lists it per shape, ConvAlgorithmsByLayer
+// per layer (Note [Per-layer algorithm log]), and SaveConvAlgorithms/LoadConvAlgorithms keep it in a file,
+// e.g. in the run directory, for a resumed run or an evaluation on the same GPU model and cuDNN); every
+// later call with the key reuses it and takes the stated workspace from the caching allocator.
 
 public sealed unsafe partial class CudaBackend
 {
@@ -36,7 +36,7 @@ public sealed unsafe partial class CudaBackend
             $"{(cudnnMathType_t)kv.Value.MathType}, workspace {kv.Value.WorkspaceBytes} B, {(kv.Value.Measured ? "timed by cudnnFind*Ex" : "cuDNN heuristic")}").ToList();
 
     /// <summary>What the cached algorithms are valid for: the GPU, its compute capability and the cuDNN version.</summary>
-    private string ConvAlgoDeviceTag()
+    internal string ConvAlgoDeviceTag()
     {
         _ = CudnnHandle;   // loads cuDNN
         return $"{Info.Name} sm_{Info.ComputeCapabilityMajor}{Info.ComputeCapabilityMinor} cudnn {Cudnn.cudnnGetVersion()}";
@@ -62,12 +62,17 @@ public sealed unsafe partial class CudaBackend
         return added;
     }
 
-    private static string AlgoName(ConvPass pass, int algo) => pass switch
-    {
-        ConvPass.Forward => ((cudnnConvolutionFwdAlgo_t)algo).ToString(),
-        ConvPass.BackwardData => ((cudnnConvolutionBwdDataAlgo_t)algo).ToString(),
-        _ => ((cudnnConvolutionBwdFilterAlgo_t)algo).ToString(),
-    };
+    private static string AlgoName(ConvPass pass, int algo) => ConvLayerAlgorithms.AlgoName(pass, algo);
+
+    /// <summary>
+    /// The algorithms each convolution layer runs with, joined from the cache (Note [Per-layer algorithm log]). Layers are
+    /// (dotted name, x (N, C, H, W), w (K, C/groups, R, S), geometry), e.g. from <c>Network.ConvLayers</c>, in
+    /// <paramref name="dtype"/> under the current policy (TF32, determinism, workspace budget). Call it after a training
+    /// step, when every pass has run; a pass that has not is null in its row.
+    /// </summary>
+    public IReadOnlyList<ConvLayerAlgorithms> ConvAlgorithmsByLayer(IEnumerable<(string Name, int[] Input, int[] Weight, Conv2dParams Geometry)> layers,
+        DType dtype = DType.Float32) =>
+        ConvLayerAlgorithms.Build(layers, dtype, ConvOptions, AllowTf32, key => _convAlgos.TryGetValue(key, out var c) ? c : null);
 
     /// <summary>The four descriptors of one convolution call; disposing frees them all.</summary>
     private sealed class ConvDescriptors : IDisposable
@@ -227,6 +232,28 @@ public sealed unsafe partial class CudaBackend
     {
         var key = ConvAlgoKey.Of(pass, x, w, p, ConvOptions, AllowTf32);
         if (_convAlgos.TryGetValue(key, out var cached)) return cached;
+        // Deterministic runs take the heuristic: a timed search can pick another algorithm on the next
+        // run (timing noise), and another algorithm rounds differently (PyTorch's cudnn.benchmark caveat).
+        var candidates = QueryConvAlgorithms(pass, d, x, w, y, timed: ConvOptions.Benchmark && !ConvOptions.Deterministic, out bool measured);
+        int pick = CudnnPlans.PickAlgo(candidates, ConvOptions.Deterministic, AllowTf32 || x.DType != DType.Float32, ConvOptions.WorkspaceBudgetBytes);
+        if (pick < 0)
+            throw new InvalidOperationException($"cuDNN offers no usable algorithm for {key} (budget {ConvOptions.WorkspaceBudgetBytes} B; " +
+                $"raise ConvOptions.WorkspaceBudgetBytes or turn off Deterministic): {CudnnPlans.Describe(candidates)}");
+        var chosen = candidates[pick];
+        int mathType = CudnnPlans.RunMathType(chosen, AllowTf32, x.DType);
+        // The workspace as cuDNN states it for this algorithm and math type (Get_v7 entries may not carry it).
+        long bytes = ConvWorkspaceBytes(pass, d, chosen.Algo, mathType);
+        var choice = new ConvAlgoChoice(chosen.Algo, mathType, Math.Max(bytes, chosen.MemoryBytes), measured);
+        return _convAlgos.GetOrAdd(key, choice);
+    }
+
+    /// <summary>
+    /// cuDNN's candidates for this call, best first: timed by cudnnFind*AlgorithmEx on the call's buffers (it overwrites y,
+    /// dx or dw) when <paramref name="timed"/> and a search workspace of the budget can be had, else cudnnGet*_v7's
+    /// heuristic ranking, which runs nothing. <paramref name="measured"/> says which. Entries carry their own status.
+    /// </summary>
+    private ConvAlgoCandidate[] QueryConvAlgorithms(ConvPass pass, ConvDescriptors d, Tensor x, Tensor w, Tensor y, bool timed, out bool measured)
+    {
         var handle = CudnnHandle.Value;
         int max = pass switch
         {
@@ -238,12 +265,10 @@ public sealed unsafe partial class CudaBackend
         // The three perf structs share one 48-byte layout (cudnn.md §4), so one buffer serves every pass.
         var perf = new cudnnConvolutionFwdAlgoPerf_t[max];
         int returned = 0;
-        bool measured = false;
+        measured = false;
         fixed (cudnnConvolutionFwdAlgoPerf_t* pp = perf)
         {
-            // Deterministic runs take the heuristic: a timed search can pick another algorithm on the next
-            // run (timing noise), and another algorithm rounds differently (PyTorch's cudnn.benchmark caveat).
-            if (ConvOptions.Benchmark && !ConvOptions.Deterministic && TryAllocateSearchWorkspace(out var workspace))
+            if (timed && TryAllocateSearchWorkspace(out var workspace))
             {
                 using (workspace)
                 {
@@ -280,27 +305,76 @@ public sealed unsafe partial class CudaBackend
         for (int i = 0; i < returned; i++)
             candidates[i] = new ConvAlgoCandidate((int)perf[i].algo, (int)perf[i].status, (long)perf[i].memory,
                 perf[i].determinism == cudnnDeterminism_t.CUDNN_DETERMINISTIC, (int)perf[i].mathType, perf[i].time);
-        int pick = CudnnPlans.PickAlgo(candidates, ConvOptions.Deterministic, AllowTf32 || x.DType != DType.Float32, ConvOptions.WorkspaceBudgetBytes);
-        if (pick < 0)
-            throw new InvalidOperationException($"cuDNN offers no usable algorithm for {key} (budget {ConvOptions.WorkspaceBudgetBytes} B; " +
-                $"raise ConvOptions.WorkspaceBudgetBytes or turn off Deterministic): {CudnnPlans.Describe(candidates)}");
-        var chosen = candidates[pick];
-        int mathType = CudnnPlans.RunMathType(chosen, AllowTf32, x.DType);
-        // The workspace as cuDNN states it for this algorithm and math type (Get_v7 entries may not carry it).
+        return candidates;
+    }
+
+    /// <summary>cuDNN's workspace for running <paramref name="algo"/> of <paramref name="pass"/> with <paramref name="mathType"/> (set on the descriptor here).</summary>
+    private long ConvWorkspaceBytes(ConvPass pass, ConvDescriptors d, int algo, int mathType)
+    {
+        var handle = CudnnHandle.Value;
         CheckCudnn(Cudnn.cudnnSetConvolutionMathType(d.Conv.Value, (cudnnMathType_t)mathType), "cudnnSetConvolutionMathType", d.Detail);
         nuint bytes;
-        var sizeStatus = pass switch
+        var status = pass switch
         {
             ConvPass.Forward => Cudnn.cudnnGetConvolutionForwardWorkspaceSize(handle, d.X.Value, d.W.Value, d.Conv.Value, d.Y.Value,
-                (cudnnConvolutionFwdAlgo_t)chosen.Algo, out bytes),
+                (cudnnConvolutionFwdAlgo_t)algo, out bytes),
             ConvPass.BackwardData => Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(handle, d.W.Value, d.Y.Value, d.Conv.Value, d.X.Value,
-                (cudnnConvolutionBwdDataAlgo_t)chosen.Algo, out bytes),
+                (cudnnConvolutionBwdDataAlgo_t)algo, out bytes),
             _ => Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, d.X.Value, d.Y.Value, d.Conv.Value, d.W.Value,
-                (cudnnConvolutionBwdFilterAlgo_t)chosen.Algo, out bytes),
+                (cudnnConvolutionBwdFilterAlgo_t)algo, out bytes),
         };
-        CheckCudnn(sizeStatus, $"cudnnGetConvolution{pass}WorkspaceSize", $"{d.Detail}, algo {chosen.Algo}");
-        var choice = new ConvAlgoChoice(chosen.Algo, mathType, (long)Math.Max(bytes, (nuint)chosen.MemoryBytes), measured);
-        return _convAlgos.GetOrAdd(key, choice);
+        CheckCudnn(status, $"cudnnGetConvolution{pass}WorkspaceSize", $"{d.Detail}, algo {AlgoName(pass, algo)}");
+        return (long)bytes;
+    }
+
+    // ------------------------------------------------------------ diagnostics (tests)
+
+    /// <summary>
+    /// Every algorithm cuDNN lists for this pass and shape, with its status, under the current policy: cudnnGet*_v7's
+    /// heuristic list, then (when <paramref name="timed"/>) the timed search of cudnnFind*Ex, which runs each algorithm on
+    /// these buffers and so overwrites y, dx or dw. x, w, y are the forward's roles (dx for backward data, dw for backward
+    /// filter). Chooses and caches nothing.
+    /// </summary>
+    internal List<ConvAlgoCandidate> ListConvAlgorithms(ConvPass pass, Tensor x, Tensor w, Tensor y, Conv2dParams p, bool timed)
+    {
+        MakeCurrent();
+        using var d = DescribeConv(x, w, y, p);
+        var all = QueryConvAlgorithms(pass, d, x, w, y, timed: false, out _).ToList();
+        if (timed)
+        {
+            var found = QueryConvAlgorithms(pass, d, x, w, y, timed: true, out bool measured);
+            if (measured) all.AddRange(found);
+        }
+        return all;
+    }
+
+    /// <summary>
+    /// Makes this pass on this shape, under the current policy, run <paramref name="algo"/> (with the policy's math type:
+    /// FMA in strict FP32) until the returned scope is disposed, which puts the previous cache entry back: the ordinary
+    /// Conv2dForward/BackwardData/BackwardWeights then run it. The workspace is cuDNN's stated size for that algorithm;
+    /// one cuDNN cannot run for the shape fails here or at the call, with the algorithm in the message.
+    /// </summary>
+    internal IDisposable ForceConvAlgorithm(ConvPass pass, Tensor x, Tensor w, Tensor y, Conv2dParams p, int algo)
+    {
+        MakeCurrent();
+        using var d = DescribeConv(x, w, y, p);
+        var key = ConvAlgoKey.Of(pass, x, w, p, ConvOptions, AllowTf32);
+        int mathType = CudnnPlans.SearchMathType(AllowTf32, x.DType);
+        long bytes = ConvWorkspaceBytes(pass, d, algo, mathType);
+        bool had = _convAlgos.TryGetValue(key, out var previous);
+        _convAlgos[key] = new ConvAlgoChoice(algo, mathType, bytes, Measured: false);
+        return new ForcedConvAlgorithm(() =>
+        {
+            if (had) _convAlgos[key] = previous;
+            else _convAlgos.TryRemove(key, out _);
+        });
+    }
+
+    private sealed class ForcedConvAlgorithm(Action restore) : IDisposable
+    {
+        private Action? _restore = restore;
+
+        public void Dispose() => Interlocked.Exchange(ref _restore, null)?.Invoke();
     }
 
     private static int Query(cudnnStatus_t status, int value, string call, ConvDescriptors d)

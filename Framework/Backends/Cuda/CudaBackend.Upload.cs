@@ -30,12 +30,14 @@ public sealed unsafe partial class CudaBackend
     /// <paramref name="srcOffsetBytes"/>) on the copy stream, so the upload of the next batch overlaps the
     /// current step. Ordering: the copy first waits for <paramref name="dstFree"/> (an event the caller
     /// recorded on the compute stream after the last kernel that reads the previous contents of
-    /// <paramref name="dst"/>; null when dst is fresh), and every kernel queued on the compute stream after
-    /// this call waits for the copy. Returns the event that completes with the copy: the host must not
+    /// <paramref name="dst"/>; null when dst is fresh), and, with <paramref name="computeWaits"/>, every kernel
+    /// queued on the compute stream after this call waits for the copy. A prefetcher passes false, since the
+    /// step queued next is the one before the batch's own, and calls <see cref="WaitForEvent"/> with the returned
+    /// event when the batch's step begins. Returns the event that completes with the copy: the host must not
     /// overwrite <paramref name="src"/> before it completes. <paramref name="dst"/> must outlive the copy
     /// (keep the double buffer's two tensors for the whole run; do not dispose them while in flight).
     /// </summary>
-    public CudaEvent UploadAsync(PinnedHostBuffer src, long srcOffsetBytes, Tensor dst, CudaEvent? dstFree = null)
+    public CudaEvent UploadAsync(PinnedHostBuffer src, long srcOffsetBytes, Tensor dst, CudaEvent? dstFree = null, bool computeWaits = true)
     {
         ulong d = ContiguousPtr(dst, "upload");
         long bytes = dst.NumElements * dst.DType.Size();
@@ -47,7 +49,14 @@ public sealed unsafe partial class CudaBackend
         if (bytes > 0) CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(d, (void*)(src.Pointer + (nint)srcOffsetBytes), (nuint)bytes, copy));
         var done = CreateEvent();
         done.RecordOn(copy);
-        CudaDriver.Check(CudaDriver.cuStreamWaitEvent(Stream, done.Value, 0));
+        if (computeWaits) WaitForEvent(done);
         return done;
+    }
+
+    /// <summary>Every kernel queued on the compute stream after this call waits until <paramref name="e"/> (as last recorded) completes; the host does not wait.</summary>
+    public void WaitForEvent(CudaEvent e)
+    {
+        MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuStreamWaitEvent(Stream, e.Value, 0));
     }
 }

@@ -37,10 +37,19 @@ internal readonly record struct ConvAlgoKey(
     int PadH, int PadW, int StrideH, int StrideW, int DilationH, int DilationW, int Groups,
     bool AllowTf32, bool Deterministic, long WorkspaceBudgetBytes)
 {
+    /// <summary>The key of a call: x (N, C, H, W) and w (K, C/groups, R, S) in the forward's roles (dx for backward data, dw for backward filter).</summary>
     public static ConvAlgoKey Of(ConvPass pass, Tensor x, Tensor w, Conv2dParams p, CudnnConvOptions o, bool allowTf32) =>
-        new(pass, x.DType, x.Size(0), x.Size(1), x.Size(2), x.Size(3), w.Size(0), w.Size(2), w.Size(3),
+        Of(pass, x.DType, x.Shape, w.Shape, p, o, allowTf32);
+
+    /// <summary>The key from shapes alone: x (N, C, H, W), w (K, C/groups, R, S). The three passes of one layer differ only in <paramref name="pass"/>.</summary>
+    public static ConvAlgoKey Of(ConvPass pass, DType dtype, ReadOnlySpan<int> x, ReadOnlySpan<int> w, Conv2dParams p, CudnnConvOptions o, bool allowTf32)
+    {
+        if (x.Length != 4 || w.Length != 4)
+            throw new ArgumentException($"conv2d algorithm key: needs x (N, C, H, W) and w (K, C/groups, R, S), got {Tensor.ShapeString(x)} and {Tensor.ShapeString(w)}");
+        return new(pass, dtype, x[0], x[1], x[2], x[3], w[0], w[2], w[3],
             p.PadH, p.PadW, p.StrideH, p.StrideW, p.DilationH, p.DilationW, p.Groups,
             allowTf32, o.Deterministic, o.WorkspaceBudgetBytes);
+    }
 
     public override string ToString() =>
         $"conv2d {Pass} {DType.Name()} x ({N}, {C}, {H}, {W}) w ({K}, {C / Groups}, {R}, {S}) pad ({PadH}, {PadW}) stride ({StrideH}, {StrideW}) " +

@@ -81,6 +81,72 @@ public sealed class CudaTrainingTests
     }
 
     [Fact]
+    public void Train_OnCuda_WithAndWithoutBatchPrefetch_SameLossesBitForBit()
+    {
+        CudaTestEnvironment.RequireCudnn();
+        CudaTestEnvironment.RequireKernels();
+        // Note [Batch prefetch ordering]: uploading ahead changes when bytes move, never which: deterministic runs agree exactly.
+        string on = NewRunDir("prefetch-on"), off = NewRunDir("prefetch-off");
+        var a = Run(TrainArgs(on, [.. Strict, "--set", "training.cuda.prefetch=true"]), timeoutMs: 120_000);
+        Assert.True(a.Code == 0, a.Out + a.Err);
+        Assert.Contains("batch prefetch on", a.Out);
+        var b = Run(TrainArgs(off, [.. Strict, "--set", "training.cuda.prefetch=false"]), timeoutMs: 120_000);
+        Assert.True(b.Code == 0, b.Out + b.Err);
+        Assert.Contains("batch prefetch off", b.Out);
+        var la = Losses(on);
+        var lb = Losses(off);
+        Assert.Equal(12, la.Count);   // 2 epochs of 6 steps
+        Assert.Equal(la.Keys.Order(), lb.Keys.Order());
+        foreach (var (step, losses) in la)
+            Assert.True(losses.SequenceEqual(lb[step]), $"step {step}: loss with prefetch {losses[0]:R}, without {lb[step][0]:R}");
+        Assert.Equal(ValLosses(on), ValLosses(off));
+        string weights = Path.Combine("checkpoints", File.ReadAllText(Path.Combine(on, "checkpoints", "latest")).Trim(), "model.safetensors");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(on, weights)), File.ReadAllBytes(Path.Combine(off, weights)));
+    }
+
+    [Fact]
+    public void Train_OnCuda_LogsAlgorithmsPerLayer_AndEvalReusesTheRunsAlgorithmFile()
+    {
+        CudaTestEnvironment.RequireCudnn();
+        CudaTestEnvironment.RequireKernels();
+        string run = NewRunDir("layers");
+        var train = Run(TrainArgs(run, ["--set", "training.epochs=1", .. Strict]), timeoutMs: 120_000);
+        Assert.True(train.Code == 0, train.Out + train.Err);
+
+        // Note [Per-layer algorithm log]: after the first step, a line per convolution layer and cudnn-layers.txt.
+        using var net = ModelZoo.Create("tiny");
+        var convs = net.ConvLayers(16);
+        Assert.Contains($"cuDNN algorithms of the {convs.Count} convolution layer(s)", train.Out);
+        Assert.Contains("stem.conv: x (16, 3, 16, 16) w (8, 3, 3, 3)", train.Out);
+        string[] rows = File.ReadAllLines(Path.Combine(run, "cudnn-layers.txt"));
+        Assert.Equal(2 + convs.Count, rows.Length);
+        foreach (var (conv, row) in convs.Zip(rows.Skip(2)))
+        {
+            string[] f = row.Split('\t');
+            Assert.Equal(conv.Name, f[0]);
+            Assert.StartsWith("CUDNN_CONVOLUTION_FWD_ALGO_", f[4]);
+            Assert.Equal("CUDNN_FMA_MATH", f[5]);   // strict FP32
+            Assert.True(conv.Name == "stem.conv" ? f[7] == "-" : f[7].StartsWith("CUDNN_CONVOLUTION_BWD_DATA_ALGO_", StringComparison.Ordinal), row);
+            Assert.StartsWith("CUDNN_CONVOLUTION_BWD_FILTER_ALGO_", f[10]);
+        }
+
+        // kiln eval on the run: the run's policy and algorithm file; its validation already met every shape.
+        string file = Path.Combine(run, "cudnn-algorithms.txt");
+        string[] evalArgs = ["eval", "--checkpoint", run, "--data", ValSpec, "--device", "cuda:0"];
+        var eval = Run(evalArgs, timeoutMs: 120_000);
+        Assert.True(eval.Code == 0, eval.Out + eval.Err);
+        Assert.Matches($@"reused [1-9][0-9]* algorithm choice\(s\) from {System.Text.RegularExpressions.Regex.Escape(file)}", eval.Err);
+        Assert.Contains("cuDNN: 0 convolution algorithm(s) searched during evaluation", eval.Err);
+
+        // Without the file: no error, the algorithms are searched.
+        File.Delete(file);
+        var again = Run(evalArgs, timeoutMs: 120_000);
+        Assert.True(again.Code == 0, again.Out + again.Err);
+        Assert.DoesNotContain("reused", again.Err);
+        Assert.Matches(@"cuDNN: [1-9][0-9]* convolution algorithm\(s\) searched during evaluation", again.Err);
+    }
+
+    [Fact]
     public void Train_OnCuda_NonFiniteGradient_StopsNamingTheParameter()
     {
         CudaTestEnvironment.RequireCudnn();
