@@ -9,8 +9,10 @@ namespace Kiln.Backends.Cpu;
 /// sizes every step, so after the first step it allocates nothing from the OS.
 /// Sizes are rounded up to 64 bytes (small) or to a 1/8-of-power-of-two class (large) to limit waste.
 /// Note [Huge pages]: on Linux, blocks of 2 MiB and more start on a 2 MiB boundary and are advised
-/// MADV_HUGEPAGE (the kernel's transparent huge pages are usually in "madvise" mode). A convolution's inner
-/// loop reads dozens of input planes at once; with 4 KiB pages each one is another TLB entry. Measured ...
+/// MADV_HUGEPAGE (the kernel's transparent huge pages are usually in "madvise" mode): one page fault per 2 MiB
+/// instead of 512, and fewer TLB misses for loops that read many planes at once. Measured on the 2-core dev VM
+/// (2026-11-26), 64 MiB: first fill 7-15 ms instead of 26-32 (the very first huge block took 142 ms, the kernel
+/// compacting memory), a second fill 2.3-2.5 ms instead of 3.1-3.6.
 /// </summary>
 public static unsafe partial class CpuAllocator
 {
