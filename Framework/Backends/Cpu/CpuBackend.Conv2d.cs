@@ -46,7 +46,7 @@ public sealed unsafe partial class CpuBackend
         var g = new ConvGeometry(x.Shape, wShape, dy.Shape, p);
         if (IsF32(dy))
         {
-            if (dw is not null && UseDirectConv(g)) DirectBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
+            if (dw is not null && UseDirectConv(g, weights: true)) DirectBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
             else if (dw is not null) ConvBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
             if (dbias is not null) ConvBackwardBias(g, Ptr<float>(dy), Ptr<float>(dbias));
         }

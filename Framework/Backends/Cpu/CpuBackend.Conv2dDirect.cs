@@ -6,12 +6,13 @@ namespace Kiln.Backends.Cpu;
 
 /// <summary>
 /// Note [Flat direct convolution]: stride-1 float32 convolutions (3x3, 5x5, any dilation) without im2col.
-/// Each input plane is copied once into a zero-padded plane of width Wp = W + 2*padW, kept flat. Output (p, q)
-/// then reads input (p + r*dh, q + s*dw), i.e. flat index o + off(r, s) with o = p*Wp + q and off = r*dh*Wp + s*dw:
-/// every tap is one constant offset, so a run of 16 consecutive o is one unaligned vector load per tap, with no
-/// edge cases. The o with q >= Q (2*padW + ... columns per row) are computed and thrown away (Wp/Q - 1 extra work:
-/// 6% at 32x32, 22% at 7x7); they never read past the padded plane's slack, and valid outputs read only the
-/// padded image.
+/// Each input plane is copied once into a zero-padded flat plane of row pitch Wp = W + padW: padH zero rows above
+/// and below, and padW zeros between one row and the next, which serve as the right padding of the one and the
+/// left padding of the other. Output (p, q) then reads flat index o + off(r, s) with o = p*Wp + q and
+/// off = r*dh*Wp + s*dw: every tap is one constant offset, so 16 consecutive o are one unaligned vector load per
+/// tap, with no edge cases. The o with q >= Q (Wp - Q = dw*(S-1) - padW columns per row: 1 for 3x3 pad 1) are
+/// computed and thrown away (Wp/Q - 1 extra work: 3% at 32x32, 12% at 8x8); valid outputs read only the padded
+/// image, never another row's data.
 ///   forward:          y[k, o]  = Σ_c Σ_taps w[k, c, tap] · xpad[c, o + off(tap)]    8 output channels x 32 o in registers
 ///   backward data:    the forward of dy padded by dil*(R-1) - pad with the filter flipped and transposed (stride 1)
 ///   backward weights: dw[k, c, tap] = Σ_n Σ_o dyflat[n, k, o] · xpad[n, c, o + off(tap)], dyflat zero where q >= Q;
@@ -49,17 +50,19 @@ public sealed unsafe partial class CpuBackend
         var other => throw new ArgumentException($"KILN_CPU_CONV must be auto, direct or im2col, got '{other}'"),
     });
 
-    private static bool UseDirectConv(in ConvGeometry g) => DirectConvApplies(g) && (ForceDirectConv ?? EnvDirectConv.Value ?? DirectConvPays(g));
+    private static bool UseDirectConv(in ConvGeometry g, bool weights = false) =>
+        DirectConvApplies(g) && (ForceDirectConv ?? EnvDirectConv.Value ?? DirectConvPays(g, weights));
 
     /// <summary>
-    /// Where the direct path beats im2col + GEMM. It runs near the FMA peak, but computes Wp/Q - 1 thrown-away columns;
-    /// the GEMM runs well once both channel counts pass 64. Measured on one thread (2-core Zen 5, 2026-11-26, see
-    /// docs/cpu-profile.md): direct wins 16-64 channels at any size (32 ch 16x16: 6.5 vs 9.9 ms forward; 64 ch 8x8:
-    /// 8.4 vs 9.9) and wide maps at any channel count (128 ch 28x28: 37 vs 40; 64 ch 224x224: 138 vs 160); it loses
-    /// 7x7 and 13x13 maps with 192-512 channels (512 ch 7x7 backward weights: 53 vs 41 ms).
+    /// Where the direct path beats im2col + GEMM, measured one thread at a time on the 2-core Zen 5 (2026-11-26, ms,
+    /// im2col -> direct; see docs/cpu-profile.md). Forward and backward data run near the FMA peak and win or tie
+    /// everywhere: 16 ch 32x32 (batch 128) 10.3 -> 6.9; 64 ch 8x8 9.5 -> 8.4; 512 ch 7x7 (batch 16) 57.5 -> 46.7;
+    /// 256 ch 14x14 39.6 -> 38.6. The weight gradient reduces 16 lanes per element and, on small maps, runs short
+    /// vectors: it wins with few channels (16 ch 32x32 12.8 -> 7.7; 64 ch 8x8 9.3 -> 7.6) and on wide maps, and loses
+    /// 7x7-14x14 maps with many channels (512 ch 7x7 39.7 -> 52.7; 256 ch 14x14 37.3 -> 39.9).
     /// </summary>
-    private static bool DirectConvPays(in ConvGeometry g) =>
-        (g.C <= 64 && g.K <= 64) || g.W + 2 * g.PadW <= 1.1 * g.Q;
+    private static bool DirectConvPays(in ConvGeometry g, bool weights) =>
+        !weights || (g.C <= 64 && g.K <= 64) || g.Q >= 24;
 
     /// <summary>The flat padded layout of one convolution's input planes (see Note [Flat direct convolution]).</summary>
     private readonly struct FlatPlan
@@ -74,9 +77,9 @@ public sealed unsafe partial class CpuBackend
         public FlatPlan(int h, int w, int padH, int padW, int r, int s, int dh, int dw)
         {
             (H, W, PadH, PadW) = (h, w, padH, padW);
-            (Hp, Wp) = (h + 2 * padH, w + 2 * padW);
+            (Hp, Wp) = (h + 2 * padH, w + padW);     // side padding shared between rows
             P = Hp - dh * (r - 1);
-            Q = Wp - dw * (s - 1);
+            Q = w + 2 * padW - dw * (s - 1);
             Taps = r * s;
             Flat = P * Wp;
             Blocks = (Flat + DirectOb - 1) / DirectOb;
@@ -84,7 +87,8 @@ public sealed unsafe partial class CpuBackend
             for (int i = 0; i < r; i++)
                 for (int j = 0; j < s; j++) Offsets[i * s + j] = i * dh * Wp + j * dw;
             int maxOff = Offsets[Taps - 1];
-            Plane = (Math.Max((long)Hp * Wp, (long)Blocks * DirectOb + maxOff) + 15) & ~15L;
+            // The last row's right padding lies past Hp*Wp; blocks past the last row read garbage-only slack.
+            Plane = (Math.Max((long)Hp * Wp + padW, (long)Blocks * DirectOb + maxOff) + 15) & ~15L;
         }
     }
 
