@@ -273,20 +273,22 @@ public sealed unsafe partial class CpuBackend
         CpuParallel.ForRanges(planes, (int)Math.Min(chunks, planes), (_, start, len) =>
         {
             for (long i = start; i < start + len; i++)
-            {
-                float* s = (float*)ps + i * h * w;
-                float* d = (float*)pd + i * planeLength;
-                long at = 0;   // next flat position to write
-                for (int row = 0; row < h; row++)
-                {
-                    long rowStart = (long)(row + padH) * rowStride + padW;
-                    new Span<float>(d + at, (int)(rowStart - at)).Clear();
-                    CopyRow(s + (long)row * w, d + rowStart, w);
-                    at = rowStart + w;
-                }
-                new Span<float>(d + at, (int)(planeLength - at)).Clear();
-            }
+                PadPlane((float*)ps + i * h * w, h, w, padH, padW, rowStride, planeLength, 0f, (float*)pd + i * planeLength);
         });
+    }
+
+    /// <summary>One plane of <see cref="PadPlanes(float*, long, int, int, int, int, int, long, float*)"/>, padded with fill.</summary>
+    private static void PadPlane(float* s, int h, int w, int padH, int padW, int rowStride, long planeLength, float fill, float* d)
+    {
+        long at = 0;   // next flat position to write
+        for (int row = 0; row < h; row++)
+        {
+            long rowStart = (long)(row + padH) * rowStride + padW;
+            new Span<float>(d + at, (int)(rowStart - at)).Fill(fill);
+            CopyRow(s + (long)row * w, d + rowStart, w);
+            at = rowStart + w;
+        }
+        new Span<float>(d + at, (int)(planeLength - at)).Fill(fill);
     }
 
     private static void PadPlanes(float* src, long planes, FlatPlan f, float* dst) =>

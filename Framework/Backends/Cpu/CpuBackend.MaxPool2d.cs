@@ -20,7 +20,8 @@ public sealed partial class CpuBackend
     {
         if (!dy.SameShape(y) || !dx.SameShape(x))
             throw new ArgumentException($"max_pool2d backward: dy {dy.ShapeString()} must match y {y.ShapeString()} and dx {dx.ShapeString()} x {x.ShapeString()}");
-        if (IsF32(x)) MaxPool2dBackwardKernel<float>(x, y, dy, dx, p);
+        if (IsF32(x) && FlatMaxPoolApplies(p)) MaxPool2dBackwardFlat(x, dy, dx, p);
+        else if (IsF32(x)) MaxPool2dBackwardKernel<float>(x, y, dy, dx, p);
         else if (x.DType == DType.Float64) MaxPool2dBackwardKernel<double>(x, y, dy, dx, p);
         else throw Unsupported("max_pool2d", x);
     }

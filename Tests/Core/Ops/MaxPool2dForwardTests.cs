@@ -119,6 +119,12 @@ public sealed class MaxPool2dForwardTests
     [InlineData(3, 1, 1, false, 6, 37)]
     [InlineData(3, 2, 0, true, 7, 53)]
     [InlineData(2, 2, 0, false, 5, 53)]
+    // Stride 1 (Note [Flat max-pool backward]): no padding, padding 1 and 2, a 14x14 plane, one row.
+    [InlineData(3, 1, 0, false, 9, 10)]
+    [InlineData(2, 1, 1, false, 7, 5)]
+    [InlineData(5, 1, 2, true, 14, 14)]
+    [InlineData(3, 1, 1, true, 14, 14)]
+    [InlineData(3, 1, 1, false, 1, 23)]
     public void MaxPool2d_SimdBackward_MatchesReference_WithTiesInfinitiesAndNaN(int kernel, int stride, int pad, bool ceil, int h, int w)
     {
         using var scope = TensorScope.Begin();
