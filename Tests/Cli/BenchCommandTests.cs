@@ -1,3 +1,4 @@
+using Kiln.Backends.Cpu;
 using Kiln.Cli;
 using Kiln.Cli.Commands;
 

@@ -22,6 +22,48 @@ public sealed class SgdTests
         return result;
     }
 
+    [Theory]
+    [InlineData(MomentumForm.PyTorch, false, 0.9)]
+    [InlineData(MomentumForm.PyTorch, true, 0.9)]
+    [InlineData(MomentumForm.Caffe, false, 0.9)]
+    [InlineData(MomentumForm.Caffe, true, 0.9)]
+    [InlineData(MomentumForm.PyTorch, false, 0.0)]
+    public void Kernel_VectorsAndChunks_SameBitsAsTheScalarFormula(MomentumForm form, bool nesterov, double momentum)
+    {
+        // 200,003 elements: several parallel chunks of 2^16, vector bodies and a scalar tail.
+        const int n = 200_003;
+        const float lr = 0.05f, wd = 5e-4f;
+        var rng = new RandomGenerator(11);
+        float[] w = new float[n], g = new float[n], v = new float[n];
+        rng.Uniform<float>(w, -1, 1);
+        rng.Uniform<float>(g, -1, 1);
+        rng.Uniform<float>(v, -1, 1);
+        var (ew, ev) = ((float[])w.Clone(), (float[])v.Clone());
+        float mu = (float)momentum;
+        for (int i = 0; i < n; i++)
+        {
+            float grad = g[i] + wd * ew[i];
+            if (momentum == 0) { ew[i] -= lr * grad; continue; }
+            if (form == MomentumForm.PyTorch)
+            {
+                float vel = mu * ev[i] + grad;
+                ev[i] = vel;
+                ew[i] -= lr * (nesterov ? grad + mu * vel : vel);
+            }
+            else
+            {
+                float old = ev[i], vel = mu * old - lr * grad;
+                ev[i] = vel;
+                ew[i] += nesterov ? (1f + mu) * vel - mu * old : vel;
+            }
+        }
+        using var scope = TensorScope.Begin();
+        var (tw, tg, tv) = (Tensor.FromArray(w, [n]), Tensor.FromArray(g, [n]), Tensor.FromArray(v, [n]));
+        Kiln.Backends.Cpu.CpuBackend.Instance.SgdUpdate(tw, tg, momentum == 0 ? null : tv, lr, momentum, wd, nesterov, form);
+        Assert.True(tw.ToArray<float>().AsSpan().SequenceEqual(ew), "weights differ from the scalar formula");
+        if (momentum != 0) Assert.True(tv.ToArray<float>().AsSpan().SequenceEqual(ev), "velocity differs from the scalar formula");
+    }
+
     [Fact]
     public void PyTorchForm_MomentumAndDecay_HandComputed()
     {
