@@ -32,6 +32,9 @@ public sealed unsafe partial class CpuBackend
     /// <summary>Tests shrink the forward's input band (bytes; 0: 256 KiB) to run many bands on small shapes.</summary>
     [ThreadStatic] internal static int DirectBandBytes;
 
+    /// <summary>Tests set the images padded at once by the weight gradient (0: about 8 MiB of them), one per register pass.</summary>
+    [ThreadStatic] internal static int DirectWeightBatchImages;
+
     /// <summary>Output channels per forward register block, and o per block (two 16-float vectors).</summary>
     private const int DirectKb = 8, DirectOb = 32;
 
@@ -108,18 +111,15 @@ public sealed unsafe partial class CpuBackend
     {
         var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
         int kBlocks = (g.K + DirectKb - 1) / DirectKb;
-        float* xpad = (float*)RentScratch<float>((long)g.N * g.C * f.Plane, out long xBytes);
         float* packed = (float*)RentScratch<float>((long)kBlocks * DirectKb * g.C * f.Taps, out long wBytes);
         try
         {
-            PadPlanes(x, (long)g.N * g.C, f, xpad);
             PackFilter(w, g.K, g.C, f.Taps, flip: false, packed);
-            DirectConvolve(xpad, packed, bias, y, g.N, g.C, g.K, f);
+            DirectConvolve(x, packed, bias, y, g.N, g.C, g.K, f);
         }
         finally
         {
             ReturnScratch(packed, wBytes);
-            ReturnScratch(xpad, xBytes);
         }
     }
 
@@ -128,27 +128,25 @@ public sealed unsafe partial class CpuBackend
     {
         var f = new FlatPlan(g.P, g.Q, g.DilationH * (g.R - 1) - g.PadH, g.DilationW * (g.S - 1) - g.PadW, g.R, g.S, g.DilationH, g.DilationW);
         int cBlocks = (g.C + DirectKb - 1) / DirectKb;
-        float* dypad = (float*)RentScratch<float>((long)g.N * g.K * f.Plane, out long dBytes);
         float* packed = (float*)RentScratch<float>((long)cBlocks * DirectKb * g.K * f.Taps, out long wBytes);
         try
         {
-            PadPlanes(dy, (long)g.N * g.K, f, dypad);
             PackFilter(w, g.K, g.C, f.Taps, flip: true, packed);
-            DirectConvolve(dypad, packed, null, dx, g.N, g.K, g.C, f);
+            DirectConvolve(dy, packed, null, dx, g.N, g.K, g.C, f);
         }
         finally
         {
             ReturnScratch(packed, wBytes);
-            ReturnScratch(dypad, dBytes);
         }
     }
 
     /// <summary>
-    /// y (N, K, P, Q) = the convolution of the padded planes xpad (N, C, Plane) with the packed filter (K/8, C, Taps, 8).
-    /// Work items are (image, band of output blocks); a band's input rows for all channels (about 256 KiB) stay in L2
-    /// while every k block runs over them.
+    /// y (N, K, P, Q) = the convolution of x (N, C, H, W) with the packed filter (K/8, C, Taps, 8). Work items are
+    /// (image, band of output blocks): each pads the input positions its band reads, for all channels (about 256 KiB),
+    /// into its own buffer, where they stay in L2 while every k block runs over them. No padded copy of the whole
+    /// batch exists (it raised ResNet-50's peak memory by 69 MiB), and the copy is read back from cache.
     /// </summary>
-    private static void DirectConvolve(float* xpad, float* packed, float* bias, float* y, int n, int c, int k, FlatPlan f)
+    private static void DirectConvolve(float* x, float* packed, float* bias, float* y, int n, int c, int k, FlatPlan f)
     {
         int kBlocks = (k + DirectKb - 1) / DirectKb;
         int bandBlocks = (int)Math.Clamp((DirectBandBytes > 0 ? DirectBandBytes : 256 << 10) / ((long)c * DirectOb * sizeof(float)), 1, f.Blocks);
@@ -157,28 +155,32 @@ public sealed unsafe partial class CpuBackend
         if (items == 0 || k == 0) return;
         int ranges = Math.Min(items, CpuParallel.Threads);
         int ldo = bandBlocks * DirectOb;
-        long scratchLength = (long)DirectKb * ldo;   // (8, band) flat outputs of one k block
+        long bandLength = ((long)ldo + f.Offsets[^1] + 15) & ~15L;   // padded input positions one band reads, per channel
+        long outLength = (long)DirectKb * ldo;                        // (8, band) flat outputs of one k block
+        long scratchLength = outLength + c * bandLength;
         var scratch = new nint[ranges];
         var sizes = new long[ranges];
         var offsets = f.Offsets;
-        nint px = (nint)xpad, pw = (nint)packed, pb = (nint)bias, py = (nint)y;
+        nint px = (nint)x, pw = (nint)packed, pb = (nint)bias, py = (nint)y;
         try
         {
             for (int i = 0; i < ranges; i++) scratch[i] = (nint)RentScratch<float>(scratchLength, out sizes[i]);
             CpuParallel.ForRanges(items, ranges, (r, start, len) =>
             {
                 float* outFlat = (float*)scratch[r];
+                float* xb = outFlat + outLength;   // (C, bandLength): padded positions [b0*32, b0*32 + bandLength)
                 fixed (int* off = offsets)
                     for (long item = start; item < start + len; item++)
                     {
                         int img = (int)(item / bands), band = (int)(item % bands);
                         int b0 = band * bandBlocks, b1 = Math.Min(f.Blocks, b0 + bandBlocks);
-                        float* xi = (float*)px + (long)img * c * f.Plane;
+                        for (int ci = 0; ci < c; ci++)
+                            PadRange((float*)px + ((long)img * c + ci) * f.H * f.W, f, (long)b0 * DirectOb, bandLength, xb + ci * bandLength);
                         for (int kb = 0; kb < kBlocks; kb++)
                         {
                             float* wk = (float*)pw + (long)kb * c * f.Taps * DirectKb;
                             for (int b = b0; b < b1; b++)
-                                Block8x32(xi + b * DirectOb, f.Plane, wk, c, off, f.Taps, outFlat + (b - b0) * DirectOb, ldo);
+                                Block8x32(xb + (b - b0) * DirectOb, bandLength, wk, c, off, f.Taps, outFlat + (b - b0) * DirectOb, ldo);
                             int k0 = kb * DirectKb, kn = Math.Min(DirectKb, k - k0);
                             for (int kk = 0; kk < kn; kk++)
                                 StoreFlatRange(outFlat + (long)kk * ldo, b0 * DirectOb, b1 * DirectOb, f,
@@ -190,6 +192,34 @@ public sealed unsafe partial class CpuBackend
         finally
         {
             for (int i = 0; i < ranges; i++) ReturnScratch((void*)scratch[i], sizes[i]);
+        }
+    }
+
+    /// <summary>dst[i] = the padded flat plane of src (H, W) at position lo + i, for i &lt; length (zero past the plane).</summary>
+    private static void PadRange(float* src, FlatPlan f, long lo, long length, float* dst)
+    {
+        long hi = lo + length;
+        for (long pos = lo; pos < hi;)
+        {
+            long row = pos / f.Wp, rowStart = row * f.Wp, end = Math.Min(rowStart + f.Wp, hi);
+            long h = row - f.PadH;
+            float* d = dst + (pos - lo);
+            if (h < 0 || h >= f.H)
+                new Span<float>(d, (int)(end - pos)).Clear();
+            else
+            {
+                // Padded row: padW zeros, then the W pixels of input row h.
+                long dataStart = rowStart + f.PadW;
+                if (pos < dataStart)
+                {
+                    long zeros = Math.Min(dataStart, end) - pos;
+                    new Span<float>(d, (int)zeros).Clear();
+                    d += zeros;
+                    pos += zeros;
+                }
+                if (end > pos) CopyRow(src + h * f.W + (pos - dataStart), d, (int)(end - pos));
+            }
+            pos = end;
         }
     }
 
@@ -310,62 +340,78 @@ public sealed unsafe partial class CpuBackend
     private static void PadPlanes(float* src, long planes, FlatPlan f, float* dst) =>
         PadPlanes(src, planes, f.H, f.W, f.PadH, f.PadW, f.Wp, f.Plane, dst);
 
-    /// <summary>dw (K, C, R, S) for a stride-1 convolution: see Note [Flat direct convolution].</summary>
+    /// <summary>
+    /// dw (K, C, R, S) for a stride-1 convolution: see Note [Flat direct convolution]. Images are padded a batch at a
+    /// time (about 8 MiB of padded x and flat dy), not the whole mini-batch at once, to keep peak memory down.
+    /// </summary>
     private static void DirectBackwardWeights(in ConvGeometry g, float* x, float* dy, float* dw)
     {
         var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
         int vectors = (f.Flat + 15) / 16;
         long dyPlane = (long)vectors * 16;   // dy on x's flat grid: row p at p*Wp, columns q >= Q and the tail zero
-        if (g.N == 0)
+        int n = g.N, c = g.C, k = g.K, taps = f.Taps;
+        if (n == 0)
         {
-            new Span<float>(dw, g.K * g.C * f.Taps).Clear();
+            new Span<float>(dw, k * c * taps).Clear();
             return;
         }
-        float* xpad = (float*)RentScratch<float>((long)g.N * g.C * f.Plane, out long xBytes);
-        float* dyFlat = (float*)RentScratch<float>((long)g.N * g.K * dyPlane, out long dBytes);
+        long plane = f.Plane;
+        // Images per register pass: their three dy planes stay in L2 (256 KiB) while every input channel reads them.
+        int group = (int)Math.Clamp((256 << 10) / (3 * dyPlane * sizeof(float)), 1, n);
+        // Images padded at once: whole register groups, so the order in which images are summed does not change.
+        long perImage = ((long)c * plane + (long)k * dyPlane) * sizeof(float);
+        int batch = (int)Math.Min(n, group * Math.Max(1L, (8L << 20) / (group * perImage)));
+        if (DirectWeightBatchImages > 0) (group, batch) = (1, Math.Min(n, DirectWeightBatchImages));
+        int kBlocks = (k + 2) / 3, tapChunks = (taps + 8) / 9, items = kBlocks * tapChunks;
+        float* xpad = (float*)RentScratch<float>((long)batch * c * plane, out long xBytes);
+        float* dyFlat = (float*)RentScratch<float>((long)batch * k * dyPlane, out long dBytes);
+        float* allSums = (float*)RentScratch<float>((long)items * c * 27, out long sBytes);   // per item (C, 3, 9)
         try
         {
-            PadPlanes(x, (long)g.N * g.C, f, xpad);
-            PadPlanes(dy, (long)g.N * g.K, g.P, g.Q, 0, 0, f.Wp, dyPlane, dyFlat);
-            int kBlocks = (g.K + 2) / 3, tapChunks = (f.Taps + 8) / 9;
-            int n = g.N, c = g.C, k = g.K, taps = f.Taps;
-            long plane = f.Plane;
-            // Images per register pass: their three dy planes stay in L2 (256 KiB) while every input channel reads them.
-            int group = (int)Math.Clamp((256 << 10) / (3 * dyPlane * sizeof(float)), 1, n);
+            new Span<float>(allSums, items * c * 27).Clear();
             var offsets = f.Offsets;
-            nint px = (nint)xpad, pd = (nint)dyFlat, pw = (nint)dw;
-            // Items: (k block of 3, tap chunk of 9); each owns its dw elements, so no partial sums cross items.
-            CpuParallel.For(kBlocks * tapChunks, item =>
+            nint px = (nint)xpad, pd = (nint)dyFlat, ps = (nint)allSums;
+            for (int b0 = 0; b0 < n; b0 += batch)
             {
-                int kb = item / tapChunks, chunk = item % tapChunks;
-                int* off = stackalloc int[9];
-                int t0 = chunk * 9, tn = Math.Min(9, taps - t0);
-                for (int t = 0; t < 9; t++) off[t] = offsets[t0 + Math.Min(t, tn - 1)];   // a short chunk repeats its last tap
-                int* kIdx = stackalloc int[3];
-                for (int kk = 0; kk < 3; kk++) kIdx[kk] = Math.Min(kb * 3 + kk, k - 1);  // a short block repeats its last k
-                var sums = new float[c * 27];                                             // (C, 3, 9), images added group by group
-                fixed (float* s = sums)
+                int inBatch = Math.Min(batch, n - b0);
+                PadPlanes(x + (long)b0 * c * g.HW, (long)inBatch * c, f, xpad);
+                PadPlanes(dy + (long)b0 * k * g.PQ, (long)inBatch * k, g.P, g.Q, 0, 0, f.Wp, dyPlane, dyFlat);
+                // Items: (k block of 3, tap chunk of 9); each owns its dw elements, so no partial sums cross items.
+                CpuParallel.For(items, item =>
                 {
-                    for (int g0 = 0; g0 < n; g0 += group)
+                    int kb = item / tapChunks, chunk = item % tapChunks;
+                    int* off = stackalloc int[9];
+                    int t0 = chunk * 9, tn = Math.Min(9, taps - t0);
+                    for (int t = 0; t < 9; t++) off[t] = offsets[t0 + Math.Min(t, tn - 1)];   // a short chunk repeats its last tap
+                    int* kIdx = stackalloc int[3];
+                    for (int kk = 0; kk < 3; kk++) kIdx[kk] = Math.Min(kb * 3 + kk, k - 1);  // a short block repeats its last k
+                    float* sums = (float*)ps + (long)item * c * 27;
+                    for (int g0 = 0; g0 < inBatch; g0 += group)
                     {
-                        int images = Math.Min(group, n - g0);
+                        int images = Math.Min(group, inBatch - g0);
                         for (int ci = 0; ci < c; ci++)
                         {
                             float* xc = (float*)px + ((long)g0 * c + ci) * plane;
                             float* d0 = (float*)pd + ((long)g0 * k + kIdx[0]) * dyPlane;
                             Block3x9(d0, (kIdx[1] - kIdx[0]) * dyPlane, (kIdx[2] - kIdx[0]) * dyPlane, k * dyPlane,
-                                     xc, c * plane, images, off, vectors, s + ci * 27);
+                                     xc, c * plane, images, off, vectors, sums + ci * 27);
                         }
                     }
-                    for (int ci = 0; ci < c; ci++)
-                        for (int kk = 0; kk < 3 && kb * 3 + kk < k; kk++)
-                            for (int t = 0; t < tn; t++)
-                                ((float*)pw)[((long)(kb * 3 + kk) * c + ci) * taps + t0 + t] = s[ci * 27 + kk * 9 + t];
-                }
-            });
+                });
+            }
+            for (int item = 0; item < items; item++)
+            {
+                int kb = item / tapChunks, t0 = item % tapChunks * 9, tn = Math.Min(9, taps - t0);
+                float* sums = allSums + (long)item * c * 27;
+                for (int ci = 0; ci < c; ci++)
+                    for (int kk = 0; kk < 3 && kb * 3 + kk < k; kk++)
+                        for (int t = 0; t < tn; t++)
+                            dw[((long)(kb * 3 + kk) * c + ci) * taps + t0 + t] = sums[ci * 27 + kk * 9 + t];
+            }
         }
         finally
         {
+            ReturnScratch(allSums, sBytes);
             ReturnScratch(dyFlat, dBytes);
             ReturnScratch(xpad, xBytes);
         }

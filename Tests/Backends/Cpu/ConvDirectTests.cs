@@ -19,7 +19,8 @@ public sealed class ConvDirectTests
     [InlineData(2, 8, 24, 7, 7, 3, 3, 1, 1, 1)]      // ResNet-18's last stage: a 7x7 map
     [InlineData(2, 3, 9, 13, 11, 3, 3, 1, 1, 1, 1)]  // bands of one block: rows split between bands
     [InlineData(1, 2, 5, 20, 17, 5, 5, 2, 2, 1, 3)]  // bands of three blocks
-    public void DirectConv_MatchesFloat64_AsWellAsIm2Col(int n, int c, int k, int h, int w, int r, int s, int padH, int padW, int dil, int bandBlocks = 0)
+    [InlineData(3, 4, 7, 9, 9, 3, 3, 1, 1, 1, 0, 2)] // the weight gradient pads two images at a time: batches of 2 and 1
+    public void DirectConv_MatchesFloat64_AsWellAsIm2Col(int n, int c, int k, int h, int w, int r, int s, int padH, int padW, int dil, int bandBlocks = 0, int weightBatch = 0)
     {
         using var scope = TensorScope.Begin();
         var p = new Conv2dParams((1, 1), (padH, padW), (dil, dil));
@@ -38,6 +39,7 @@ public sealed class ConvDirectTests
             var dw = Tensor.Zeros(wt.Shape.ToArray(), dtype);
             CpuBackend.ForceDirectConv = direct;
             CpuBackend.DirectBandBytes = bandBlocks * c * 32 * sizeof(float);
+            CpuBackend.DirectWeightBatchImages = weightBatch;
             try
             {
                 backend.Conv2dForward(x1, w1, b1, y, p);
@@ -48,6 +50,7 @@ public sealed class ConvDirectTests
             {
                 CpuBackend.ForceDirectConv = null;
                 CpuBackend.DirectBandBytes = 0;
+                CpuBackend.DirectWeightBatchImages = 0;
             }
             return [.. new[] { y, dx, dw }.Select(t => t.To(DType.Float64).ToArray<double>())];
         }
