@@ -25,7 +25,7 @@ public sealed unsafe partial class CpuBackend
     public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p)
     {
         var g = new ConvGeometry(x.Shape, w.Shape, y.Shape, p);
-        if (IsF32(y) && UseDirectConv(g)) DirectForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
+        if (IsF32(y) && PathFor(g) != ConvPathKind.Im2Col) DirectForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
         else if (IsF32(y)) ConvForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
         else if (y.DType == DType.Float64) ConvForward(g, Ptr<double>(x), Ptr<double>(w), bias is null ? null : Ptr<double>(bias), Ptr<double>(y));
         else throw Unsupported("conv2d", y);
@@ -34,7 +34,7 @@ public sealed unsafe partial class CpuBackend
     public void Conv2dBackwardData(Tensor w, Tensor dy, Tensor dx, Conv2dParams p)
     {
         var g = new ConvGeometry(dx.Shape, w.Shape, dy.Shape, p);
-        if (IsF32(dx) && UseDirectConv(g)) DirectBackwardData(g, Ptr<float>(w), Ptr<float>(dy), Ptr<float>(dx));
+        if (IsF32(dx) && PathFor(g) != ConvPathKind.Im2Col) DirectBackwardData(g, Ptr<float>(w), Ptr<float>(dy), Ptr<float>(dx));
         else if (IsF32(dx)) ConvBackwardData(g, Ptr<float>(w), Ptr<float>(dy), Ptr<float>(dx));
         else if (dx.DType == DType.Float64) ConvBackwardData(g, Ptr<double>(w), Ptr<double>(dy), Ptr<double>(dx));
         else throw Unsupported("conv2d", dx);
@@ -46,7 +46,7 @@ public sealed unsafe partial class CpuBackend
         var g = new ConvGeometry(x.Shape, wShape, dy.Shape, p);
         if (IsF32(dy))
         {
-            if (dw is not null && UseDirectConv(g, weights: true)) DirectBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
+            if (dw is not null && PathFor(g, weights: true) != ConvPathKind.Im2Col) DirectBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
             else if (dw is not null) ConvBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
             if (dbias is not null) ConvBackwardBias(g, Ptr<float>(dy), Ptr<float>(dbias));
         }

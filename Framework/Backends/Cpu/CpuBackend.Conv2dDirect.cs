@@ -26,8 +26,11 @@ namespace Kiln.Backends.Cpu;
 /// </summary>
 public sealed unsafe partial class CpuBackend
 {
-    /// <summary>Tests force the direct path on (where it applies) or off; null: <see cref="DirectConvPays"/> decides.</summary>
-    [ThreadStatic] internal static bool? ForceDirectConv;   // per thread: tests running beside each other keep their own paths
+    /// <summary>The CPU convolution paths for float32 (float64 always takes im2col).</summary>
+    internal enum ConvPathKind { Im2Col, Direct, RowWinograd }
+
+    /// <summary>Tests force a path where it applies (the next simpler one elsewhere); null: <see cref="DirectConvPays"/> decides.</summary>
+    [ThreadStatic] internal static ConvPathKind? ForceConvPath;   // per thread: tests running beside each other keep their own paths
 
     /// <summary>Tests shrink the forward's input band (bytes; 0: 256 KiB) to run many bands on small shapes.</summary>
     [ThreadStatic] internal static int DirectBandBytes;
@@ -43,15 +46,17 @@ public sealed unsafe partial class CpuBackend
         && g.PadH <= g.DilationH * (g.R - 1) && g.PadW <= g.DilationW * (g.S - 1);
 
     /// <summary>
-    /// KILN_CPU_CONV=im2col or direct picks the path for every convolution where the direct one applies (A/B timing,
-    /// bisecting a numerical difference); unset or auto: <see cref="DirectConvPays"/> decides per shape.
+    /// KILN_CPU_CONV=im2col, direct or winograd picks the path for every convolution where it applies (A/B timing,
+    /// bisecting a numerical difference; winograd falls back to direct where it does not apply, and the weight
+    /// gradient has no winograd form); unset or auto: <see cref="DirectConvPays"/> decides per shape.
     /// </summary>
-    private static readonly Lazy<bool?> EnvDirectConv = new(() => Environment.GetEnvironmentVariable("KILN_CPU_CONV")?.Trim().ToLowerInvariant() switch
+    private static readonly Lazy<ConvPathKind?> EnvConvPath = new(() => Environment.GetEnvironmentVariable("KILN_CPU_CONV")?.Trim().ToLowerInvariant() switch
     {
         null or "" or "auto" => null,
-        "direct" => true,
-        "im2col" => false,
-        var other => throw new ArgumentException($"KILN_CPU_CONV must be auto, direct or im2col, got '{other}'"),
+        "direct" => ConvPathKind.Direct,
+        "winograd" => ConvPathKind.RowWinograd,
+        "im2col" => ConvPathKind.Im2Col,
+        var other => throw new ArgumentException($"KILN_CPU_CONV must be auto, direct, winograd or im2col, got '{other}'"),
     });
 
     /// <summary>
@@ -62,11 +67,21 @@ public sealed unsafe partial class CpuBackend
     public static string ConvPath(ReadOnlySpan<int> x, ReadOnlySpan<int> w, Conv2dParams p, bool weights = false)
     {
         var g = new ConvGeometry(x, w, p.OutputShape(x, w), p);
-        return UseDirectConv(g, weights) ? "direct" : g.Pointwise ? "gemm" : "im2col";
+        return PathFor(g, weights) switch
+        {
+            ConvPathKind.RowWinograd => "winograd",
+            ConvPathKind.Direct => "direct",
+            _ => g.Pointwise ? "gemm" : "im2col",
+        };
     }
 
-    private static bool UseDirectConv(in ConvGeometry g, bool weights = false) =>
-        DirectConvApplies(g) && (ForceDirectConv ?? EnvDirectConv.Value ?? DirectConvPays(g, weights));
+    private static ConvPathKind PathFor(in ConvGeometry g, bool weights = false)
+    {
+        if (!DirectConvApplies(g)) return ConvPathKind.Im2Col;
+        var chosen = ForceConvPath ?? EnvConvPath.Value ?? (DirectConvPays(g, weights) ? ConvPathKind.RowWinograd : ConvPathKind.Im2Col);
+        if (chosen == ConvPathKind.RowWinograd && (weights || !RowWinogradApplies(g))) chosen = ConvPathKind.Direct;
+        return chosen;
+    }
 
     /// <summary>
     /// Where the direct path beats im2col + GEMM, measured one thread at a time on the 2-core Zen 5 (2026-11-26, ms,
@@ -110,12 +125,21 @@ public sealed unsafe partial class CpuBackend
     private static void DirectForward(in ConvGeometry g, float* x, float* w, float* bias, float* y)
     {
         var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
+        bool winograd = PathFor(g) == ConvPathKind.RowWinograd;
         int kBlocks = (g.K + DirectKb - 1) / DirectKb;
-        float* packed = (float*)RentScratch<float>((long)kBlocks * DirectKb * g.C * f.Taps, out long wBytes);
+        float* packed = (float*)RentScratch<float>((long)kBlocks * DirectKb * g.C * (winograd ? 4 * g.S : f.Taps), out long wBytes);
         try
         {
-            PackFilter(w, g.K, g.C, f.Taps, flip: false, packed);
-            DirectConvolve(x, packed, bias, y, g.N, g.C, g.K, f);
+            if (winograd)
+            {
+                PackRowWinograd(w, g.K, g.C, g.S, flip: false, packed);
+                RowWinogradConvolve(x, packed, bias, y, g.N, g.C, g.K, f);
+            }
+            else
+            {
+                PackFilter(w, g.K, g.C, f.Taps, flip: false, packed);
+                DirectConvolve(x, packed, bias, y, g.N, g.C, g.K, f);
+            }
         }
         finally
         {
@@ -127,12 +151,21 @@ public sealed unsafe partial class CpuBackend
     private static void DirectBackwardData(in ConvGeometry g, float* w, float* dy, float* dx)
     {
         var f = new FlatPlan(g.P, g.Q, g.DilationH * (g.R - 1) - g.PadH, g.DilationW * (g.S - 1) - g.PadW, g.R, g.S, g.DilationH, g.DilationW);
+        bool winograd = PathFor(g) == ConvPathKind.RowWinograd;
         int cBlocks = (g.C + DirectKb - 1) / DirectKb;
-        float* packed = (float*)RentScratch<float>((long)cBlocks * DirectKb * g.K * f.Taps, out long wBytes);
+        float* packed = (float*)RentScratch<float>((long)cBlocks * DirectKb * g.K * (winograd ? 4 * g.S : f.Taps), out long wBytes);
         try
         {
-            PackFilter(w, g.K, g.C, f.Taps, flip: true, packed);
-            DirectConvolve(dy, packed, null, dx, g.N, g.K, g.C, f);
+            if (winograd)
+            {
+                PackRowWinograd(w, g.K, g.C, g.S, flip: true, packed);
+                RowWinogradConvolve(dy, packed, null, dx, g.N, g.K, g.C, f);
+            }
+            else
+            {
+                PackFilter(w, g.K, g.C, f.Taps, flip: true, packed);
+                DirectConvolve(dy, packed, null, dx, g.N, g.K, g.C, f);
+            }
         }
         finally
         {

@@ -31,13 +31,13 @@ public sealed class ConvDirectTests
         var dy = Random(yShape, 4);
         var backend = CpuBackend.Instance;
 
-        double[][] Run(DType dtype, bool? direct)
+        double[][] Run(DType dtype, CpuBackend.ConvPathKind? path)
         {
             var (x1, w1, b1, dy1) = (x.To(dtype), wt.To(dtype), bias.To(dtype), dy.To(dtype));
             var y = Tensor.Zeros(yShape, dtype);
             var dx = Tensor.Zeros(x.Shape.ToArray(), dtype);
             var dw = Tensor.Zeros(wt.Shape.ToArray(), dtype);
-            CpuBackend.ForceDirectConv = direct;
+            CpuBackend.ForceConvPath = path;
             CpuBackend.DirectBandBytes = bandBlocks * c * 32 * sizeof(float);
             CpuBackend.DirectWeightBatchImages = weightBatch;
             try
@@ -48,7 +48,7 @@ public sealed class ConvDirectTests
             }
             finally
             {
-                CpuBackend.ForceDirectConv = null;
+                CpuBackend.ForceConvPath = null;
                 CpuBackend.DirectBandBytes = 0;
                 CpuBackend.DirectWeightBatchImages = 0;
             }
@@ -56,14 +56,18 @@ public sealed class ConvDirectTests
         }
 
         var reference = Run(DType.Float64, null);
-        var direct = Run(DType.Float32, true);
-        var im2col = Run(DType.Float32, false);
+        var im2col = Run(DType.Float32, CpuBackend.ConvPathKind.Im2Col);
         string[] names = ["forward", "backward data", "backward weights"];
-        for (int i = 0; i < 3; i++)
+        // Winograd where it applies (3 filter rows, no dilation), else direct: Note [Row Winograd].
+        foreach (var path in new[] { CpuBackend.ConvPathKind.Direct, CpuBackend.ConvPathKind.RowWinograd })
         {
-            double scale = reference[i].Max(Math.Abs), directErr = MaxDiff(direct[i], reference[i]), im2colErr = MaxDiff(im2col[i], reference[i]);
-            Assert.True(directErr <= 1e-5 * scale, $"{names[i]}: direct path off by {directErr:G3} (values up to {scale:G3})");
-            Assert.True(directErr <= 4 * im2colErr + 1e-6 * scale, $"{names[i]}: direct path off by {directErr:G3}, im2col by {im2colErr:G3}");
+            var fast = Run(DType.Float32, path);
+            for (int i = 0; i < 3; i++)
+            {
+                double scale = reference[i].Max(Math.Abs), err = MaxDiff(fast[i], reference[i]), im2colErr = MaxDiff(im2col[i], reference[i]);
+                Assert.True(err <= 1e-5 * scale, $"{path} {names[i]}: off by {err:G3} (values up to {scale:G3})");
+                Assert.True(err <= 4 * im2colErr + 1e-6 * scale, $"{path} {names[i]}: off by {err:G3}, im2col by {im2colErr:G3}");
+            }
         }
     }
 
@@ -81,11 +85,11 @@ public sealed class ConvDirectTests
         {
             var dw = Tensor.Zeros([7, 5, 3, 3]);
             CpuParallel.Threads = threads;
-            CpuBackend.ForceDirectConv = true;
+            CpuBackend.ForceConvPath = CpuBackend.ConvPathKind.Direct;
             try { CpuBackend.Instance.Conv2dBackwardWeights(x, dy, dw, null, p); }
             finally
             {
-                CpuBackend.ForceDirectConv = null;
+                CpuBackend.ForceConvPath = null;
                 CpuParallel.Threads = saved;
             }
             results.Add(dw.ToArray<float>());

@@ -1,0 +1,220 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Kiln.Backends.Cpu;
+
+/// <summary>
+/// Note [Row Winograd]: 3-row, stride-1, undilated float32 convolutions (3x3 and 3x5 ...) on the flat layout of
+/// Note [Flat direct convolution], with Winograd's F(2, 3) along the height only. For a pair of output rows
+/// (2t, 2t+1), input rows d0..d3 = padded rows 2t..2t+3 and each filter column g = w[., ., 0..2, s]:
+///   V0 = d0 - d2, V1 = d1 + d2, V2 = d2 - d1, V3 = d1 - d3          (whole rows: contiguous vectors)
+///   U0 = g0, U1 = (g0 + g1 + g2)/2, U2 = (g0 - g1 + g2)/2, U3 = g2
+///   M_j = Σ_c Σ_s U_j[s] · V_j[o + s]   (o on the flat grid of tile rows, pitch Wp: the direct kernel's trick)
+///   y(2t) = M0 + M1 + M2,   y(2t+1) = M1 - M2 - M3
+/// Four products make two output rows where the direct kernel needs six FMAs (3 rows x 2): 1.5x fewer. Unlike 2-D
+/// Winograd, every transform is a whole-row vector add (no tile gathering), and the transforms are exact up to
+/// one rounding of V and of U (the halves are exact). Backward data is the same convolution of dy with the flipped,
+/// transposed filter. Register block: 4 output channels x 16 positions x 4 components. Per item (image, band of
+/// tile rows) V is built for all channels into the item's buffer, in L2 while every k block reads it.
+/// </summary>
+public sealed unsafe partial class CpuBackend
+{
+    /// <summary>Output channels per register block; positions per block.</summary>
+    private const int WinoKb = 4, WinoOb = 16;
+
+    private static bool RowWinogradApplies(in ConvGeometry g) =>
+        DirectConvApplies(g) && g.R == 3 && g.DilationH == 1 && g.DilationW == 1;
+
+    /// <summary>
+    /// Packs the filter as (ceil(K'/4), C', S, 4 components, 4) with U_j above, K' the output and C' the input
+    /// channels of the convolution run: (K, C) forward, (C, K) with flip (backward data: w'[c, k, r, s] = w[k, c, 2-r, S-1-s]).
+    /// </summary>
+    private static void PackRowWinograd(float* w, int k, int c, int s, bool flip, float* packed)
+    {
+        int outCh = flip ? c : k, inCh = flip ? k : c;
+        int blocks = (outCh + WinoKb - 1) / WinoKb;
+        nint pw = (nint)w, pp = (nint)packed;
+        CpuParallel.For(blocks, kb =>
+        {
+            for (int ci = 0; ci < inCh; ci++)
+                for (int sj = 0; sj < s; sj++)
+                {
+                    float* dst = (float*)pp + (((long)kb * inCh + ci) * s + sj) * 4 * WinoKb;
+                    for (int kk = 0; kk < WinoKb; kk++)
+                    {
+                        int ko = kb * WinoKb + kk;
+                        float g0 = 0, g1 = 0, g2 = 0;
+                        if (ko < outCh)
+                        {
+                            // w (K, C, 3, S); flipped: rows 2-r and column S-1-sj of w[ci (as k), ko (as c)]
+                            float* f = flip ? (float*)pw + ((long)ci * c + ko) * 3 * s : (float*)pw + ((long)ko * c + ci) * 3 * s;
+                            int col = flip ? s - 1 - sj : sj;
+                            (g0, g1, g2) = flip ? (f[2 * s + col], f[s + col], f[col]) : (f[col], f[s + col], f[2 * s + col]);
+                        }
+                        dst[0 * WinoKb + kk] = g0;
+                        dst[1 * WinoKb + kk] = (g0 + g1 + g2) * 0.5f;
+                        dst[2 * WinoKb + kk] = (g0 - g1 + g2) * 0.5f;
+                        dst[3 * WinoKb + kk] = g2;
+                    }
+                }
+        });
+    }
+
+    /// <summary>
+    /// y (N, K, P, Q) = the convolution of x (N, C, H, W) with the Row-Winograd-packed filter, f the flat plan of x.
+    /// Work items are (image, band of tile-row blocks).
+    /// </summary>
+    private static void RowWinogradConvolve(float* x, float* packed, float* bias, float* y, int n, int c, int k, FlatPlan f)
+    {
+        int s = f.Taps / 3;
+        int tileRows = (f.P + 1) / 2;
+        int flatT = tileRows * f.Wp;                         // positions on the grid of tile rows
+        int blocksT = (flatT + WinoOb - 1) / WinoOb;
+        int kBlocks = (k + WinoKb - 1) / WinoKb;
+        int bandBlocks = (int)Math.Clamp((DirectBandBytes > 0 ? DirectBandBytes : 256 << 10) / ((long)c * 4 * WinoOb * sizeof(float)), 1, blocksT);
+        int bands = (blocksT + bandBlocks - 1) / bandBlocks;
+        int items = n * bands;
+        if (items == 0 || k == 0) return;
+        int ranges = Math.Min(items, CpuParallel.Threads);
+        int ldo = bandBlocks * WinoOb;
+        long vLength = ((long)ldo + s - 1 + 15) & ~15L;     // V positions one band reads, per component and channel
+        int maxRows = (int)(2 * (vLength / f.Wp + 2) + 4);    // padded input rows a band's tile rows span
+        long outLength = (long)WinoKb * 2 * ldo;             // (4 k, 2 rows of a tile row, band)
+        long scratchLength = outLength + (long)c * 4 * vLength + (long)maxRows * f.Wp + 16;
+        var scratch = new nint[ranges];
+        var sizes = new long[ranges];
+        nint px = (nint)x, pw = (nint)packed, pb = (nint)bias, py = (nint)y;
+        try
+        {
+            for (int i = 0; i < ranges; i++) scratch[i] = (nint)RentScratch<float>(scratchLength, out sizes[i]);
+            CpuParallel.ForRanges(items, ranges, (r, start, len) =>
+            {
+                float* outT = (float*)scratch[r];
+                float* v = outT + outLength;                 // (C, 4, vLength)
+                float* rows = v + (long)c * 4 * vLength;     // padded input rows of one channel
+                for (long item = start; item < start + len; item++)
+                {
+                    int img = (int)(item / bands), band = (int)(item % bands);
+                    int b0 = band * bandBlocks, b1 = Math.Min(blocksT, b0 + bandBlocks);
+                    long lo = (long)b0 * WinoOb;
+                    for (int ci = 0; ci < c; ci++)
+                        RowWinogradInput((float*)px + ((long)img * c + ci) * f.H * f.W, f, lo, vLength, rows, v + (long)ci * 4 * vLength);
+                    for (int kb = 0; kb < kBlocks; kb++)
+                    {
+                        float* u = (float*)pw + (long)kb * c * s * 4 * WinoKb;
+                        for (int b = b0; b < b1; b++)
+                            RowWinogradBlock(v + (b - b0) * WinoOb, vLength, u, c, s, outT + (b - b0) * WinoOb, ldo);
+                        int k0 = kb * WinoKb, kn = Math.Min(WinoKb, k - k0);
+                        for (int kk = 0; kk < kn; kk++)
+                        {
+                            float* dst = (float*)py + ((long)img * k + k0 + kk) * f.P * f.Q;
+                            float add = pb == 0 ? 0f : ((float*)pb)[k0 + kk];
+                            StoreTileRows(outT + (long)kk * 2 * ldo, outT + ((long)kk * 2 + 1) * ldo, lo, lo + (b1 - b0) * WinoOb, f, dst, add);
+                        }
+                    }
+                }
+            });
+        }
+        finally
+        {
+            for (int i = 0; i < ranges; i++) ReturnScratch((void*)scratch[i], sizes[i]);
+        }
+    }
+
+    /// <summary>
+    /// V (4, vLength) of one channel for tile-grid positions [lo, lo + vLength): position t*Wp + col takes padded rows
+    /// 2t..2t+3 at col. rows is scratch for the padded rows the range spans.
+    /// </summary>
+    private static void RowWinogradInput(float* src, FlatPlan f, long lo, long vLength, float* rows, float* v)
+    {
+        long hi = lo + vLength;
+        long t0 = lo / f.Wp, t1 = (hi - 1) / f.Wp;           // tile rows touched
+        long firstRow = 2 * t0, rowCount = 2 * (t1 - t0) + 4;
+        PadRange(src, f, firstRow * f.Wp, rowCount * f.Wp, rows);
+        for (long t = t0; t <= t1; t++)
+        {
+            long a = Math.Max(lo, t * f.Wp), b = Math.Min(hi, (t + 1) * f.Wp);
+            int col0 = (int)(a - t * f.Wp), count = (int)(b - a);
+            float* d0 = rows + (2 * t - firstRow) * f.Wp + col0;
+            float* d1 = d0 + f.Wp, d2 = d1 + f.Wp, d3 = d2 + f.Wp;
+            float* o = v + (a - lo);
+            int i = 0;
+            for (; i + 16 <= count; i += 16)
+            {
+                var x0 = Vector512.Load(d0 + i); var x1 = Vector512.Load(d1 + i);
+                var x2 = Vector512.Load(d2 + i); var x3 = Vector512.Load(d3 + i);
+                (x0 - x2).Store(o + i);
+                (x1 + x2).Store(o + vLength + i);
+                (x2 - x1).Store(o + 2 * vLength + i);
+                (x1 - x3).Store(o + 3 * vLength + i);
+            }
+            for (; i < count; i++)
+            {
+                o[i] = d0[i] - d2[i];
+                o[vLength + i] = d1[i] + d2[i];
+                o[2 * vLength + i] = d2[i] - d1[i];
+                o[3 * vLength + i] = d1[i] - d3[i];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Two output rows per tile row for 4 output channels and 16 positions: M_j = Σ_c Σ_s U_j · V_j[o + s] in 16
+    /// accumulators, then y0 = M0 + M1 + M2 into o[kk*2*ldo] and y1 = M1 - M2 - M3 into o[(kk*2+1)*ldo].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void RowWinogradBlock(float* v, long vLength, float* u, int c, int s, float* o, int ldo)
+    {
+        Vector512<float> m00 = default, m01 = default, m02 = default, m03 = default;   // m{j}{kk}
+        Vector512<float> m10 = default, m11 = default, m12 = default, m13 = default;
+        Vector512<float> m20 = default, m21 = default, m22 = default, m23 = default;
+        Vector512<float> m30 = default, m31 = default, m32 = default, m33 = default;
+        long l2 = 2 * vLength, l3 = 3 * vLength;
+        for (int ci = 0; ci < c; ci++, v += 4 * vLength)
+            for (int sj = 0; sj < s; sj++, u += 4 * WinoKb)
+            {
+                var v0 = Vector512.Load(v + sj);
+                var v1 = Vector512.Load(v + vLength + sj);
+                var v2 = Vector512.Load(v + l2 + sj);
+                var v3 = Vector512.Load(v + l3 + sj);
+                m00 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[0]), v0, m00);
+                m01 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[1]), v0, m01);
+                m02 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[2]), v0, m02);
+                m03 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[3]), v0, m03);
+                m10 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[4]), v1, m10);
+                m11 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[5]), v1, m11);
+                m12 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[6]), v1, m12);
+                m13 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[7]), v1, m13);
+                m20 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[8]), v2, m20);
+                m21 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[9]), v2, m21);
+                m22 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[10]), v2, m22);
+                m23 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[11]), v2, m23);
+                m30 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[12]), v3, m30);
+                m31 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[13]), v3, m31);
+                m32 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[14]), v3, m32);
+                m33 = Avx512F.FusedMultiplyAdd(Vector512.Create(u[15]), v3, m33);
+            }
+        (m00 + m10 + m20).Store(o); (m10 - m20 - m30).Store(o + ldo); o += 2 * ldo;
+        (m01 + m11 + m21).Store(o); (m11 - m21 - m31).Store(o + ldo); o += 2 * ldo;
+        (m02 + m12 + m22).Store(o); (m12 - m22 - m32).Store(o + ldo); o += 2 * ldo;
+        (m03 + m13 + m23).Store(o); (m13 - m23 - m33).Store(o + ldo);
+    }
+
+    /// <summary>
+    /// Tile-grid positions [lo, hi) of the two row outputs (y0 for row 2t, y1 for row 2t+1; src[0] is position lo)
+    /// into the plane dst (P, Q), plus add: position t*Wp + q is valid for q &lt; Q and a row below P.
+    /// </summary>
+    private static void StoreTileRows(float* y0, float* y1, long lo, long hi, FlatPlan f, float* dst, float add)
+    {
+        hi = Math.Min(hi, (long)((f.P + 1) / 2) * f.Wp);
+        for (long t = lo / f.Wp; t * f.Wp < hi; t++)
+        {
+            int q0 = (int)Math.Max(0, lo - t * f.Wp), q1 = (int)Math.Min(f.Q, hi - t * f.Wp);
+            if (q1 <= q0) continue;
+            long at = t * f.Wp + q0 - lo;
+            AddBiasRow(y0 + at, dst + 2 * t * f.Q + q0, q1 - q0, add);
+            if (2 * t + 1 < f.P) AddBiasRow(y1 + at, dst + (2 * t + 1) * f.Q + q0, q1 - q0, add);
+        }
+    }
+}
