@@ -46,7 +46,9 @@ public sealed unsafe partial class CpuBackend
         var g = new ConvGeometry(x.Shape, wShape, dy.Shape, p);
         if (IsF32(dy))
         {
-            if (dw is not null && PathFor(g, weights: true) != ConvPathKind.Im2Col) DirectBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
+            var path = dw is null ? ConvPathKind.Im2Col : PathFor(g, weights: true);
+            if (path == ConvPathKind.RowWinograd) RowWinogradBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw!));
+            else if (path == ConvPathKind.Direct) DirectBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw!));
             else if (dw is not null) ConvBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
             if (dbias is not null) ConvBackwardBias(g, Ptr<float>(dy), Ptr<float>(dbias));
         }

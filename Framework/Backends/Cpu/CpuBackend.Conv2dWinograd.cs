@@ -218,3 +218,156 @@ public sealed unsafe partial class CpuBackend
         }
     }
 }
+
+/// <summary>
+/// Note [Row Winograd weight gradient]: the adjoint of Note [Row Winograd]. With dy0, dy1 the output rows 2t, 2t+1:
+///   dM0 = dy0, dM1 = dy0 + dy1, dM2 = dy0 - dy1, dM3 = -dy1
+///   dU_j[s] = Σ_images Σ_o dM_j[o] · V_j[o + s]          (2 output channels x 4 components x 3 columns in registers)
+///   dw[., ., 0, s] = dU0 + (dU1 + dU2)/2,  dw[., ., 1, s] = (dU1 - dU2)/2,  dw[., ., 2, s] = (dU1 + dU2)/2 + dU3
+/// Four products per pair of output rows where the direct weight gradient needs six. dy is laid out on the grid of
+/// tile rows (row 2t and row 2t+1 as two planes, zero past Q and past P), V as in the forward. Images are prepared a
+/// batch at a time and summed in a fixed order, so the result does not depend on the thread count.
+/// </summary>
+public sealed unsafe partial class CpuBackend
+{
+    /// <summary>Output channels per weight-gradient register block (x 4 components x 3 columns = 24 accumulators).</summary>
+    private const int WinoWeightKb = 2;
+
+    private static void RowWinogradBackwardWeights(in ConvGeometry g, float* x, float* dy, float* dw)
+    {
+        var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
+        int n = g.N, c = g.C, k = g.K, s = g.S;
+        if (n == 0)
+        {
+            new Span<float>(dw, k * c * 3 * s).Clear();
+            return;
+        }
+        int tileRows = (f.P + 1) / 2;
+        int vectors = (tileRows * f.Wp + 15) / 16;
+        long dyPlane = (long)vectors * 16;                         // one of the two dy rows of each tile row, flat
+        long vLength = (dyPlane + s - 1 + 15) & ~15L;              // V per component
+        long vImage = (long)c * 4 * vLength, dyImage = (long)k * 2 * dyPlane;
+        // Images per register pass: the 2 output channels' dy planes stay in L2 while every input channel reads them.
+        int group = (int)Math.Clamp((256 << 10) / (WinoWeightKb * 2 * dyPlane * sizeof(float)), 1, n);
+        int batch = (int)Math.Min(n, group * Math.Max(1L, (8L << 20) / (group * (vImage + dyImage) * sizeof(float))));
+        if (DirectWeightBatchImages > 0) (group, batch) = (1, Math.Min(n, DirectWeightBatchImages));
+        int items = (k + WinoWeightKb - 1) / WinoWeightKb;
+        int maxRows = (int)(2 * (vLength / f.Wp + 2) + 4);
+        float* vBuf = (float*)RentScratch<float>((long)batch * vImage, out long vBytes);
+        float* dyBuf = (float*)RentScratch<float>((long)batch * dyImage, out long dBytes);
+        float* allSums = (float*)RentScratch<float>((long)items * c * 24, out long sBytes);   // per item (C, 2 k, 4 j, 3 s)
+        int chunks = CpuParallel.Threads;
+        float* rowScratch = (float*)RentScratch<float>((long)chunks * maxRows * f.Wp, out long rBytes);
+        try
+        {
+            new Span<float>(allSums, items * c * 24).Clear();
+            nint pv = (nint)vBuf, pd = (nint)dyBuf, ps = (nint)allSums, pr = (nint)rowScratch, px = (nint)x, pdy = (nint)dy;
+            for (int b0 = 0; b0 < n; b0 += batch)
+            {
+                int inBatch = Math.Min(batch, n - b0);
+                // V of every (image, channel) and dy of every (image, output channel) on the tile grid.
+                CpuParallel.ForRanges((long)inBatch * c, Math.Min(chunks, inBatch * c), (chunk, start, len) =>
+                {
+                    float* rows = (float*)pr + (long)chunk * maxRows * f.Wp;
+                    for (long i = start; i < start + len; i++)
+                        RowWinogradInput((float*)px + ((long)b0 * c + i) * f.H * f.W, f, 0, vLength, rows, (float*)pv + i * 4 * vLength);
+                });
+                CpuParallel.ForRanges((long)inBatch * k, Math.Min(chunks, inBatch * k), (_, start, len) =>
+                {
+                    for (long i = start; i < start + len; i++)
+                        TileRowsOfDy((float*)pdy + ((long)b0 * k + i) * f.P * f.Q, f, dyPlane, (float*)pd + i * 2 * dyPlane);
+                });
+                CpuParallel.For(items, item =>
+                {
+                    int k0 = Math.Min(item * WinoWeightKb, k - 1), k1 = Math.Min(item * WinoWeightKb + 1, k - 1);   // a short block repeats its last k
+                    float* sums = (float*)ps + (long)item * c * 24;
+                    for (int g0 = 0; g0 < inBatch; g0 += group)
+                    {
+                        int images = Math.Min(group, inBatch - g0);
+                        for (int ci = 0; ci < c; ci++)
+                            RowWinogradWeightBlock((float*)pd + ((long)g0 * k + k0) * 2 * dyPlane, (long)(k1 - k0) * 2 * dyPlane, dyPlane, dyImage,
+                                                   (float*)pv + ((long)g0 * c + ci) * 4 * vLength, vLength, vImage, images, vectors, sums + ci * 24);
+                    }
+                });
+            }
+            // dU (per k, c: 4 components x 3 columns) -> dw (K, C, 3, S) through the adjoint of the filter transform.
+            for (int item = 0; item < items; item++)
+                for (int kk = 0; kk < WinoWeightKb && item * WinoWeightKb + kk < k; kk++)
+                    for (int ci = 0; ci < c; ci++)
+                    {
+                        float* du = allSums + ((long)item * c + ci) * 24 + kk * 12;   // (4 j, 3 s)
+                        float* dst = dw + ((long)(item * WinoWeightKb + kk) * c + ci) * 3 * s;
+                        for (int sj = 0; sj < s; sj++)
+                        {
+                            float u0 = du[sj], u1 = du[3 + sj], u2 = du[6 + sj], u3 = -du[9 + sj];   // the kernel summed +dy1 for dM3
+                            float half = (u1 + u2) * 0.5f;
+                            dst[sj] = u0 + half;
+                            dst[s + sj] = (u1 - u2) * 0.5f;
+                            dst[2 * s + sj] = half + u3;
+                        }
+                    }
+        }
+        finally
+        {
+            ReturnScratch(rowScratch, rBytes);
+            ReturnScratch(allSums, sBytes);
+            ReturnScratch(dyBuf, dBytes);
+            ReturnScratch(vBuf, vBytes);
+        }
+    }
+
+    /// <summary>dy (P, Q) as two flat planes on the tile grid: [0] row 2t at t*Wp, [1] row 2t+1; zero past Q and P.</summary>
+    private static void TileRowsOfDy(float* src, FlatPlan f, long dyPlane, float* dst)
+    {
+        new Span<float>(dst, (int)(2 * dyPlane)).Clear();
+        for (int p = 0; p < f.P; p++)
+            CopyRow(src + (long)p * f.Q, dst + (p & 1) * dyPlane + (long)(p >> 1) * f.Wp, f.Q);
+    }
+
+    /// <summary>
+    /// sums[kk*12 + j*3 + s] += Σ_images Σ_o dM_j(kk)[o] · V_j[o + s] for 2 output channels (kk), 4 components, 3
+    /// columns; dM from the two dy planes of each channel (dM3 summed as +dy1: the caller negates it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void RowWinogradWeightBlock(float* d0, long d1Offset, long dyPlane, long dyImage, float* v, long vLength, long vImage,
+                                               int images, int vectors, float* sums)
+    {
+        Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;   // a{j}{s}, first channel
+        Vector512<float> a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
+        Vector512<float> b00 = default, b01 = default, b02 = default, b10 = default, b11 = default, b12 = default;   // second channel
+        Vector512<float> b20 = default, b21 = default, b22 = default, b30 = default, b31 = default, b32 = default;
+        long l2 = 2 * vLength, l3 = 3 * vLength;
+        for (int img = 0; img < images; img++, d0 += dyImage, v += vImage)
+        {
+            float* e0 = d0, o0 = d0 + dyPlane, e1 = d0 + d1Offset, o1 = e1 + dyPlane;
+            for (int i = 0; i < vectors; i++)
+            {
+                int at = i * 16;
+                var ye = Vector512.Load(e0 + at); var yo = Vector512.Load(o0 + at);
+                var ze = Vector512.Load(e1 + at); var zo = Vector512.Load(o1 + at);
+                var ys = ye + yo; var yd = ye - yo; var zs = ze + zo; var zd = ze - zo;
+                float* vp = v + at;
+                var x = Vector512.Load(vp); a00 = Avx512F.FusedMultiplyAdd(ye, x, a00); b00 = Avx512F.FusedMultiplyAdd(ze, x, b00);
+                x = Vector512.Load(vp + 1); a01 = Avx512F.FusedMultiplyAdd(ye, x, a01); b01 = Avx512F.FusedMultiplyAdd(ze, x, b01);
+                x = Vector512.Load(vp + 2); a02 = Avx512F.FusedMultiplyAdd(ye, x, a02); b02 = Avx512F.FusedMultiplyAdd(ze, x, b02);
+                x = Vector512.Load(vp + vLength); a10 = Avx512F.FusedMultiplyAdd(ys, x, a10); b10 = Avx512F.FusedMultiplyAdd(zs, x, b10);
+                x = Vector512.Load(vp + vLength + 1); a11 = Avx512F.FusedMultiplyAdd(ys, x, a11); b11 = Avx512F.FusedMultiplyAdd(zs, x, b11);
+                x = Vector512.Load(vp + vLength + 2); a12 = Avx512F.FusedMultiplyAdd(ys, x, a12); b12 = Avx512F.FusedMultiplyAdd(zs, x, b12);
+                x = Vector512.Load(vp + l2); a20 = Avx512F.FusedMultiplyAdd(yd, x, a20); b20 = Avx512F.FusedMultiplyAdd(zd, x, b20);
+                x = Vector512.Load(vp + l2 + 1); a21 = Avx512F.FusedMultiplyAdd(yd, x, a21); b21 = Avx512F.FusedMultiplyAdd(zd, x, b21);
+                x = Vector512.Load(vp + l2 + 2); a22 = Avx512F.FusedMultiplyAdd(yd, x, a22); b22 = Avx512F.FusedMultiplyAdd(zd, x, b22);
+                x = Vector512.Load(vp + l3); a30 = Avx512F.FusedMultiplyAdd(yo, x, a30); b30 = Avx512F.FusedMultiplyAdd(zo, x, b30);
+                x = Vector512.Load(vp + l3 + 1); a31 = Avx512F.FusedMultiplyAdd(yo, x, a31); b31 = Avx512F.FusedMultiplyAdd(zo, x, b31);
+                x = Vector512.Load(vp + l3 + 2); a32 = Avx512F.FusedMultiplyAdd(yo, x, a32); b32 = Avx512F.FusedMultiplyAdd(zo, x, b32);
+            }
+        }
+        sums[0] += Vector512.Sum(a00); sums[1] += Vector512.Sum(a01); sums[2] += Vector512.Sum(a02);
+        sums[3] += Vector512.Sum(a10); sums[4] += Vector512.Sum(a11); sums[5] += Vector512.Sum(a12);
+        sums[6] += Vector512.Sum(a20); sums[7] += Vector512.Sum(a21); sums[8] += Vector512.Sum(a22);
+        sums[9] += Vector512.Sum(a30); sums[10] += Vector512.Sum(a31); sums[11] += Vector512.Sum(a32);
+        sums[12] += Vector512.Sum(b00); sums[13] += Vector512.Sum(b01); sums[14] += Vector512.Sum(b02);
+        sums[15] += Vector512.Sum(b10); sums[16] += Vector512.Sum(b11); sums[17] += Vector512.Sum(b12);
+        sums[18] += Vector512.Sum(b20); sums[19] += Vector512.Sum(b21); sums[20] += Vector512.Sum(b22);
+        sums[21] += Vector512.Sum(b30); sums[22] += Vector512.Sum(b31); sums[23] += Vector512.Sum(b32);
+    }
+}

@@ -71,8 +71,10 @@ public sealed class ConvDirectTests
         }
     }
 
-    [Fact]
-    public void DirectConv_WeightGradient_SameBitsOnOneThreadAndTwo()
+    [Theory]
+    [InlineData(CpuBackend.ConvPathKind.Direct)]
+    [InlineData(CpuBackend.ConvPathKind.RowWinograd)]
+    internal void DirectConv_WeightGradient_SameBitsOnOneThreadAndTwo(CpuBackend.ConvPathKind path)
     {
         // Each dw element is owned by one work item that sums lanes and images in a fixed order (Note [Deterministic CPU]).
         using var scope = TensorScope.Begin();
@@ -85,7 +87,7 @@ public sealed class ConvDirectTests
         {
             var dw = Tensor.Zeros([7, 5, 3, 3]);
             CpuParallel.Threads = threads;
-            CpuBackend.ForceConvPath = CpuBackend.ConvPathKind.Direct;
+            CpuBackend.ForceConvPath = path;
             try { CpuBackend.Instance.Conv2dBackwardWeights(x, dy, dw, null, p); }
             finally
             {
