@@ -126,49 +126,35 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    private static void DirectForward(in ConvGeometry g, float* x, float* w, float* bias, float* y)
-    {
-        var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
-        bool winograd = PathFor(g) == ConvPathKind.RowWinograd;
-        int kBlocks = (g.K + DirectKb - 1) / DirectKb;
-        float* packed = (float*)RentScratch<float>((long)kBlocks * DirectKb * g.C * (winograd ? 4 * g.S : f.Taps), out long wBytes);
-        try
-        {
-            if (winograd)
-            {
-                PackRowWinograd(w, g.K, g.C, g.S, flip: false, packed);
-                RowWinogradConvolve(x, packed, bias, y, g.N, g.C, g.K, f);
-            }
-            else
-            {
-                PackFilter(w, g.K, g.C, f.Taps, flip: false, packed);
-                DirectConvolve(x, packed, bias, y, g.N, g.C, g.K, f);
-            }
-        }
-        finally
-        {
-            ReturnScratch(packed, wBytes);
-        }
-    }
+    private static void DirectForward(in ConvGeometry g, float* x, float* w, float* bias, float* y) =>
+        FlatConvolution(g, new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW), w, x, bias, y, flip: false);
 
     /// <summary>dx = the forward convolution of dy, padded by dil*(R-1) - pad, with w flipped in space and transposed (C, K).</summary>
-    private static void DirectBackwardData(in ConvGeometry g, float* w, float* dy, float* dx)
+    private static void DirectBackwardData(in ConvGeometry g, float* w, float* dy, float* dx) =>
+        FlatConvolution(g, new FlatPlan(g.P, g.Q, g.DilationH * (g.R - 1) - g.PadH, g.DilationW * (g.S - 1) - g.PadW, g.R, g.S, g.DilationH, g.DilationW),
+                        w, dy, null, dx, flip: true);
+
+    /// <summary>
+    /// dst = the stride-1 convolution of src (f its flat plan) with w, or, with flip, with w flipped and transposed
+    /// (backward data), by row Winograd or the direct kernel as <see cref="PathFor"/> says.
+    /// </summary>
+    private static void FlatConvolution(in ConvGeometry g, FlatPlan f, float* w, float* src, float* bias, float* dst, bool flip)
     {
-        var f = new FlatPlan(g.P, g.Q, g.DilationH * (g.R - 1) - g.PadH, g.DilationW * (g.S - 1) - g.PadW, g.R, g.S, g.DilationH, g.DilationW);
+        int inCh = flip ? g.K : g.C, outCh = flip ? g.C : g.K;
         bool winograd = PathFor(g) == ConvPathKind.RowWinograd;
-        int cBlocks = (g.C + DirectKb - 1) / DirectKb;
-        float* packed = (float*)RentScratch<float>((long)cBlocks * DirectKb * g.K * (winograd ? 4 * g.S : f.Taps), out long wBytes);
+        long blocks = (outCh + DirectKb - 1) / DirectKb;   // also covers Winograd's blocks of 4
+        float* packed = (float*)RentScratch<float>(blocks * DirectKb * inCh * (winograd ? 4 * g.S : f.Taps), out long wBytes);
         try
         {
             if (winograd)
             {
-                PackRowWinograd(w, g.K, g.C, g.S, flip: true, packed);
-                RowWinogradConvolve(dy, packed, null, dx, g.N, g.K, g.C, f);
+                PackRowWinograd(w, g.K, g.C, g.S, flip, packed);
+                RowWinogradConvolve(src, packed, bias, dst, g.N, inCh, outCh, f);
             }
             else
             {
-                PackFilter(w, g.K, g.C, f.Taps, flip: true, packed);
-                DirectConvolve(dy, packed, null, dx, g.N, g.K, g.C, f);
+                PackFilter(w, g.K, g.C, f.Taps, flip, packed);
+                DirectConvolve(src, packed, bias, dst, g.N, inCh, outCh, f);
             }
         }
         finally
