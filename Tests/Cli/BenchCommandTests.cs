@@ -57,7 +57,11 @@ public sealed class BenchCommandTests
         // 512 channels on a 7x7 map: the weight gradient stays on the GEMM.
         Assert.Equal(avx512 ? "winograd" : "im2col", CpuBackend.ConvPath([2, 512, 7, 7], [512, 512, 3, 3], same));
         Assert.Equal("im2col", CpuBackend.ConvPath([2, 512, 7, 7], [512, 512, 3, 3], same, weights: true));
-        Assert.Equal("im2col", CpuBackend.ConvPath([1, 3, 19, 19], [2, 3, 11, 11], new Conv2dParams(4, 2)));
+        // Stems: split into stride-1 phases (Note [Phase-split stem convolution]); their backward data stays on im2col.
+        Assert.Equal(avx512 ? "phases+winograd" : "im2col", CpuBackend.ConvPath([1, 3, 19, 19], [2, 3, 11, 11], new Conv2dParams(4, 2)));
+        Assert.Equal(avx512 ? "phases+direct" : "im2col", CpuBackend.ConvPath([2, 3, 32, 32], [64, 3, 7, 7], new Conv2dParams(2, 3)));
+        Assert.Equal("im2col", CpuBackend.ConvPath([2, 3, 32, 32], [64, 3, 7, 7], new Conv2dParams(2, 3), backwardData: true));
+        Assert.Equal("im2col", CpuBackend.ConvPath([2, 16, 32, 32], [32, 16, 3, 3], new Conv2dParams(2, 1)));
         Assert.Equal("gemm", CpuBackend.ConvPath([1, 8, 5, 5], [4, 8, 1, 1], new Conv2dParams()));
         Assert.Equal("im2col", CpuBackend.ConvPath([1, 4, 5, 5], [4, 2, 3, 3], new Conv2dParams(1, 1, 1, groups: 2)));
     }

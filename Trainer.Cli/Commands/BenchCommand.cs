@@ -216,9 +216,9 @@ public static partial class BenchCommand
         Console.WriteLine($"conv2d input {Tensor.ShapeString(x)} filter {Tensor.ShapeString(w)} {p} -> output {Tensor.ShapeString(yShape)}, " +
                           $"{flops / 1e9:F2} GFLOP per pass, threads={CpuParallel.Threads}, kernel={Sgemm.Isa}, median of {o.Repeat}");
         // The path each pass took (KILN_CPU_CONV=im2col|direct|auto overrides the choice, for A/B runs).
-        string path = CpuBackend.ConvPath(x, w, p), weightsPath = CpuBackend.ConvPath(x, w, p, weights: true);
+        string path = CpuBackend.ConvPath(x, w, p), dataPath = CpuBackend.ConvPath(x, w, p, backwardData: true), weightsPath = CpuBackend.ConvPath(x, w, p, weights: true);
         Console.WriteLine($"  forward           {fwd,9:F3} ms  {flops / fwd / 1e6,8:F1} GFLOP/s  cpu/wall {fwdCpu:F2}  {path}");
-        Console.WriteLine($"  backward data     {bwdData,9:F3} ms  {flops / bwdData / 1e6,8:F1} GFLOP/s  cpu/wall {bwdDataCpu:F2}  {path}");
+        Console.WriteLine($"  backward data     {bwdData,9:F3} ms  {flops / bwdData / 1e6,8:F1} GFLOP/s  cpu/wall {bwdDataCpu:F2}  {dataPath}");
         Console.WriteLine($"  backward weights  {bwdWeights,9:F3} ms  {flops / bwdWeights / 1e6,8:F1} GFLOP/s  cpu/wall {bwdWeightsCpu:F2}  {weightsPath}");
         return 0;
     }

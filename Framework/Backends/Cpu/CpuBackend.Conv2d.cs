@@ -25,7 +25,8 @@ public sealed unsafe partial class CpuBackend
     public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p)
     {
         var g = new ConvGeometry(x.Shape, w.Shape, y.Shape, p);
-        if (IsF32(y) && PathFor(g) != ConvPathKind.Im2Col) DirectForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
+        if (IsF32(y) && PhaseSplitApplies(g)) PhaseForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
+        else if (IsF32(y) && PathFor(g) != ConvPathKind.Im2Col) DirectForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
         else if (IsF32(y)) ConvForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
         else if (y.DType == DType.Float64) ConvForward(g, Ptr<double>(x), Ptr<double>(w), bias is null ? null : Ptr<double>(bias), Ptr<double>(y));
         else throw Unsupported("conv2d", y);
@@ -47,7 +48,8 @@ public sealed unsafe partial class CpuBackend
         if (IsF32(dy))
         {
             var path = dw is null ? ConvPathKind.Im2Col : PathFor(g, weights: true);
-            if (path == ConvPathKind.RowWinograd) RowWinogradBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw!));
+            if (dw is not null && PhaseSplitApplies(g)) PhaseBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
+            else if (path == ConvPathKind.RowWinograd) RowWinogradBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw!));
             else if (path == ConvPathKind.Direct) DirectBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw!));
             else if (dw is not null) ConvBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
             if (dbias is not null) ConvBackwardBias(g, Ptr<float>(dy), Ptr<float>(dbias));

@@ -60,13 +60,17 @@ public sealed unsafe partial class CpuBackend
     });
 
     /// <summary>
-    /// The CPU path a float32 convolution of these shapes takes: "direct" (Note [Flat direct convolution]), "gemm"
-    /// (1x1, stride 1, no padding: the input is the GEMM operand) or "im2col"; for backward weights when weights is
-    /// true. For `kiln bench conv2d` and logs; honours KILN_CPU_CONV.
+    /// The CPU path a float32 convolution of these shapes takes in one pass: "winograd" (Note [Row Winograd]), "direct"
+    /// (Note [Flat direct convolution]), "gemm" (1x1, stride 1, no padding: the input is the GEMM operand) or "im2col",
+    /// prefixed "phases+" for a stem split into stride-1 phases (Note [Phase-split stem convolution]). For
+    /// `kiln bench conv2d` and logs; honours KILN_CPU_CONV.
     /// </summary>
-    public static string ConvPath(ReadOnlySpan<int> x, ReadOnlySpan<int> w, Conv2dParams p, bool weights = false)
+    public static string ConvPath(ReadOnlySpan<int> x, ReadOnlySpan<int> w, Conv2dParams p, bool weights = false, bool backwardData = false) =>
+        ConvPath(new ConvGeometry(x, w, p.OutputShape(x, w), p), weights, backwardData);
+
+    private static string ConvPath(in ConvGeometry g, bool weights, bool backwardData)
     {
-        var g = new ConvGeometry(x, w, p.OutputShape(x, w), p);
+        if (PhaseSplitApplies(g) && !backwardData) return "phases+" + ConvPath(PhaseGeometry(g), weights, false);
         return PathFor(g, weights) switch
         {
             ConvPathKind.RowWinograd => "winograd",

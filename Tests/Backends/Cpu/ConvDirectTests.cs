@@ -72,6 +72,46 @@ public sealed class ConvDirectTests
     }
 
     [Theory]
+    [InlineData(2, 3, 8, 32, 32, 7, 2, 3)]      // ResNet's stem: 12 channels of 4x4 phases
+    [InlineData(2, 3, 5, 37, 35, 11, 4, 2)]     // AlexNet's stem, odd sizes: 48 channels of 3x3 phases (row Winograd)
+    [InlineData(1, 2, 3, 9, 10, 7, 2, 0)]       // no padding; the phases run past the input
+    public void PhaseSplitStem_MatchesFloat64_AsWellAsIm2Col(int n, int c, int k, int h, int w, int r, int stride, int pad)
+    {
+        // Note [Phase-split stem convolution]: forward and weight gradient against float64 and the float32 im2col path.
+        using var scope = TensorScope.Begin();
+        var p = new Conv2dParams(stride, pad);
+        var x = Random([n, c, h, w], 7);
+        var wt = Random([k, c, r, r], 8);
+        var bias = Random([k], 9);
+        var yShape = p.OutputShape(x.Shape, wt.Shape);
+        var dy = Random(yShape, 10);
+        double[][] Run(DType dtype, CpuBackend.ConvPathKind? path)
+        {
+            var y = Tensor.Zeros(yShape, dtype);
+            var dw = Tensor.Zeros(wt.Shape.ToArray(), dtype);
+            CpuBackend.ForceConvPath = path;
+            try
+            {
+                CpuBackend.Instance.Conv2dForward(x.To(dtype), wt.To(dtype), bias.To(dtype), y, p);
+                CpuBackend.Instance.Conv2dBackwardWeights(x.To(dtype), dy.To(dtype), dw, null, p);
+            }
+            finally { CpuBackend.ForceConvPath = null; }
+            return [y.To(DType.Float64).ToArray<double>(), dw.To(DType.Float64).ToArray<double>()];
+        }
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "phases" : "im2col", CpuBackend.ConvPath(x.Shape, wt.Shape, p).Split('+')[0]);
+        var reference = Run(DType.Float64, null);
+        var im2col = Run(DType.Float32, CpuBackend.ConvPathKind.Im2Col);
+        var phases = Run(DType.Float32, null);
+        string[] names = ["forward", "backward weights"];
+        for (int i = 0; i < 2; i++)
+        {
+            double scale = reference[i].Max(Math.Abs), err = MaxDiff(phases[i], reference[i]), im2colErr = MaxDiff(im2col[i], reference[i]);
+            Assert.True(err <= 1e-5 * scale, $"{names[i]}: off by {err:G3} (values up to {scale:G3})");
+            Assert.True(err <= 4 * im2colErr + 1e-6 * scale, $"{names[i]}: off by {err:G3}, im2col by {im2colErr:G3}");
+        }
+    }
+
+    [Theory]
     [InlineData(CpuBackend.ConvPathKind.Direct)]
     [InlineData(CpuBackend.ConvPathKind.RowWinograd)]
     internal void DirectConv_WeightGradient_SameBitsOnOneThreadAndTwo(CpuBackend.ConvPathKind path)
