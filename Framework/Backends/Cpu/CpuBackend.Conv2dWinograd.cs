@@ -63,23 +63,26 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>
     /// y (N, K, P, Q) = the convolution of x (N, C, H, W) with the Row-Winograd-packed filter, f the flat plan of x.
-    /// Work items are (image, band of tile-row blocks).
+    /// The images' tile grids are laid end to end (image n's grid starts at n * tileRows * Wp; its first positions
+    /// are left padding, so a block running from one image into the next reads only zeros for its valid outputs) and
+    /// work items are bands of 16-position blocks over all of them: small maps (8x8: 36 positions per image) no
+    /// longer round every image up to whole blocks (48).
     /// </summary>
     private static void RowWinogradConvolve(float* x, float* packed, float* bias, float* y, int n, int c, int k, FlatPlan f)
     {
         int s = f.Taps / 3;
         int tileRows = (f.P + 1) / 2;
-        int flatT = tileRows * f.Wp;                         // positions on the grid of tile rows
-        int blocksT = (flatT + WinoOb - 1) / WinoOb;
+        long perImage = (long)tileRows * f.Wp;               // positions on one image's grid of tile rows
+        long total = n * perImage;
+        int blocksT = (int)((total + WinoOb - 1) / WinoOb);
         int kBlocks = (k + WinoKb - 1) / WinoKb;
-        int bandBlocks = (int)Math.Clamp((DirectBandBytes > 0 ? DirectBandBytes : 256 << 10) / ((long)c * 4 * WinoOb * sizeof(float)), 1, blocksT);
-        int bands = (blocksT + bandBlocks - 1) / bandBlocks;
-        int items = n * bands;
+        int bandBlocks = (int)Math.Clamp((DirectBandBytes > 0 ? DirectBandBytes : 256 << 10) / ((long)c * 4 * WinoOb * sizeof(float)), 1, Math.Max(1, blocksT));
+        int items = (blocksT + bandBlocks - 1) / bandBlocks;
         if (items == 0 || k == 0) return;
         int ranges = Math.Min(items, CpuParallel.Threads);
         int ldo = bandBlocks * WinoOb;
         long vLength = ((long)ldo + s - 1 + 15) & ~15L;     // V positions one band reads, per component and channel
-        int maxRows = (int)(2 * (vLength / f.Wp + 2) + 4);    // padded input rows a band's tile rows span
+        int maxRows = (int)(2 * (vLength / f.Wp + 2) + 4);    // padded input rows a band's tile rows span in one image
         long outLength = (long)WinoKb * 2 * ldo;             // (4 k, 2 rows of a tile row, band)
         long scratchLength = outLength + (long)c * 4 * vLength + (long)maxRows * f.Wp + 16;
         var scratch = new nint[ranges];
@@ -93,13 +96,25 @@ public sealed unsafe partial class CpuBackend
                 float* outT = (float*)scratch[r];
                 float* v = outT + outLength;                 // (C, 4, vLength)
                 float* rows = v + (long)c * 4 * vLength;     // padded input rows of one channel
-                for (long item = start; item < start + len; item++)
+                for (long band = start; band < start + len; band++)
                 {
-                    int img = (int)(item / bands), band = (int)(item % bands);
-                    int b0 = band * bandBlocks, b1 = Math.Min(blocksT, b0 + bandBlocks);
-                    long lo = (long)b0 * WinoOb;
+                    int b0 = (int)band * bandBlocks, b1 = Math.Min(blocksT, b0 + bandBlocks);
+                    long lo = (long)b0 * WinoOb, hi = (long)b1 * WinoOb;
                     for (int ci = 0; ci < c; ci++)
-                        RowWinogradInput((float*)px + ((long)img * c + ci) * f.H * f.W, f, lo, vLength, rows, v + (long)ci * 4 * vLength);
+                    {
+                        float* vc = v + (long)ci * 4 * vLength;
+                        for (long at = lo; at < lo + vLength;)   // image by image; zero past the last one
+                        {
+                            long img = at / perImage, end = Math.Min(lo + vLength, (img + 1) * perImage);
+                            if (img >= n)
+                            {
+                                for (int j = 0; j < 4; j++) new Span<float>(vc + j * vLength + (at - lo), (int)(lo + vLength - at)).Clear();
+                                break;
+                            }
+                            RowWinogradInput((float*)px + (img * c + ci) * f.H * f.W, f, at - img * perImage, end - at, vLength, rows, vc + (at - lo));
+                            at = end;
+                        }
+                    }
                     for (int kb = 0; kb < kBlocks; kb++)
                     {
                         float* u = (float*)pw + (long)kb * c * s * 4 * WinoKb;
@@ -108,9 +123,15 @@ public sealed unsafe partial class CpuBackend
                         int k0 = kb * WinoKb, kn = Math.Min(WinoKb, k - k0);
                         for (int kk = 0; kk < kn; kk++)
                         {
-                            float* dst = (float*)py + ((long)img * k + k0 + kk) * f.P * f.Q;
                             float add = pb == 0 ? 0f : ((float*)pb)[k0 + kk];
-                            StoreTileRows(outT + (long)kk * 2 * ldo, outT + ((long)kk * 2 + 1) * ldo, lo, lo + (b1 - b0) * WinoOb, f, dst, add);
+                            float* y0 = outT + (long)kk * 2 * ldo, y1 = y0 + ldo;
+                            for (long at = lo; at < Math.Min(hi, total);)
+                            {
+                                long img = at / perImage, end = Math.Min(hi, (img + 1) * perImage), imgLo = img * perImage;
+                                float* dst = (float*)py + (img * k + k0 + kk) * f.P * f.Q;
+                                StoreTileRows(y0 + (at - lo), y1 + (at - lo), at - imgLo, end - imgLo, f, dst, add);
+                                at = end;
+                            }
                         }
                     }
                 }
@@ -123,12 +144,12 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// V (4, vLength) of one channel for tile-grid positions [lo, lo + vLength): position t*Wp + col takes padded rows
-    /// 2t..2t+3 at col. rows is scratch for the padded rows the range spans.
+    /// V (4 components, vLength apart) of one channel for tile-grid positions [lo, lo + length): position t*Wp + col
+    /// takes padded rows 2t..2t+3 at col. rows is scratch for the padded rows the range spans.
     /// </summary>
-    private static void RowWinogradInput(float* src, FlatPlan f, long lo, long vLength, float* rows, float* v)
+    private static void RowWinogradInput(float* src, FlatPlan f, long lo, long length, long vLength, float* rows, float* v)
     {
-        long hi = lo + vLength;
+        long hi = lo + length;
         long t0 = lo / f.Wp, t1 = (hi - 1) / f.Wp;           // tile rows touched
         long firstRow = 2 * t0, rowCount = 2 * (t1 - t0) + 4;
         PadRange(src, f, firstRow * f.Wp, rowCount * f.Wp, rows);
@@ -270,7 +291,7 @@ public sealed unsafe partial class CpuBackend
                 {
                     float* rows = (float*)pr + (long)chunk * maxRows * f.Wp;
                     for (long i = start; i < start + len; i++)
-                        RowWinogradInput((float*)px + ((long)b0 * c + i) * f.H * f.W, f, 0, vLength, rows, (float*)pv + i * 4 * vLength);
+                        RowWinogradInput((float*)px + ((long)b0 * c + i) * f.H * f.W, f, 0, vLength, vLength, rows, (float*)pv + i * 4 * vLength);
                 });
                 CpuParallel.ForRanges((long)inBatch * k, Math.Min(chunks, inBatch * k), (_, start, len) =>
                 {
