@@ -91,7 +91,10 @@ public static partial class BenchCommand
         }
 
         net.Train();
-        for (int i = 0; i < o.Warmup; i++) TrainStep();
+        // At least a second of warm-up as in Median: the JIT's tier-1 code replaces first-tier code only after a
+        // background compile (ResNet-20: the steps after 3 warm-up steps took 250-282 ms, later ones 231-247).
+        long warm0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < o.Warmup || (o.Warmup > 0 && Stopwatch.GetElapsedTime(warm0).TotalSeconds < MinWarmupSeconds); i++) TrainStep();
         var times = new double[o.Repeat];
         for (int r = 0; r < o.Repeat; r++)
         {

@@ -27,7 +27,7 @@ public sealed class BenchOptions : CommonOptions
     [Option("repeat", Default = 10, HelpText = "Timed runs (the median is reported), after warm-up.")]
     public int Repeat { get; set; } = 10;
 
-    [Option("warmup", Default = 2, HelpText = "Untimed runs first (gemm, conv2d and inference: and for at least 1 s, unless 0).")]
+    [Option("warmup", Default = 2, HelpText = "Untimed runs first, and for at least 1 s unless 0 (the JIT replaces first-tier code in the background).")]
     public int Warmup { get; set; } = 2;
 
     // gemm
