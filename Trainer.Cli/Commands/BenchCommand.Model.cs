@@ -144,6 +144,9 @@ public static partial class BenchCommand
         Console.WriteLine($"  inference (evaluation forward)                {inferMs,10:F1} ms  {n * 1000 / inferMs,9:F1} images/s");
         if (PeakResidentMiB() is double peak)
             Console.WriteLine($"  peak resident memory (VmHWM, whole process)   {peak,10:F1} MiB");
+        if (device.Type == DeviceType.Cpu)
+            Console.WriteLine($"  host tensors and scratch: peak live {Kiln.Backends.Cpu.CpuAllocator.PeakLiveBytes / 1048576.0:F1} MiB, " +
+                              $"held by the caching allocator {Kiln.Backends.Cpu.CpuAllocator.ReservedBytes / 1048576.0:F1} MiB");
         if (o.NoLayers) return 0;
 
         Console.WriteLine();
