@@ -26,8 +26,7 @@ public sealed unsafe partial class CpuBackend
     {
         var g = new ConvGeometry(x.Shape, w.Shape, y.Shape, p);
         if (IsF32(y) && PhaseSplitApplies(g)) PhaseForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
-        else if (IsF32(y) && PathFor(g) != ConvPathKind.Im2Col) DirectForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
-        else if (IsF32(y)) ConvForward(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
+        else if (IsF32(y)) ForwardF32(g, Ptr<float>(x), Ptr<float>(w), bias is null ? null : Ptr<float>(bias), Ptr<float>(y));
         else if (y.DType == DType.Float64) ConvForward(g, Ptr<double>(x), Ptr<double>(w), bias is null ? null : Ptr<double>(bias), Ptr<double>(y));
         else throw Unsupported("conv2d", y);
     }
@@ -47,11 +46,8 @@ public sealed unsafe partial class CpuBackend
         var g = new ConvGeometry(x.Shape, wShape, dy.Shape, p);
         if (IsF32(dy))
         {
-            var path = dw is null ? ConvPathKind.Im2Col : PathFor(g, weights: true);
             if (dw is not null && PhaseSplitApplies(g)) PhaseBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
-            else if (path == ConvPathKind.RowWinograd) RowWinogradBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw!));
-            else if (path == ConvPathKind.Direct) DirectBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw!));
-            else if (dw is not null) ConvBackwardWeights(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
+            else if (dw is not null) BackwardWeightsF32(g, Ptr<float>(x), Ptr<float>(dy), Ptr<float>(dw));
             if (dbias is not null) ConvBackwardBias(g, Ptr<float>(dy), Ptr<float>(dbias));
         }
         else if (dy.DType == DType.Float64)
@@ -60,6 +56,24 @@ public sealed unsafe partial class CpuBackend
             if (dbias is not null) ConvBackwardBias(g, Ptr<double>(dy), Ptr<double>(dbias));
         }
         else throw Unsupported("conv2d", dy);
+    }
+
+    /// <summary>A float32 forward on the path <see cref="PathFor"/> chooses (direct or row Winograd, else im2col).</summary>
+    private static void ForwardF32(in ConvGeometry g, float* x, float* w, float* bias, float* y)
+    {
+        if (PathFor(g) != ConvPathKind.Im2Col) DirectForward(g, x, w, bias, y);
+        else ConvForward(g, x, w, bias, y);
+    }
+
+    /// <summary>A float32 weight gradient on the path <see cref="PathFor"/> chooses.</summary>
+    private static void BackwardWeightsF32(in ConvGeometry g, float* x, float* dy, float* dw)
+    {
+        switch (PathFor(g, weights: true))
+        {
+            case ConvPathKind.RowWinograd: RowWinogradBackwardWeights(g, x, dy, dw); break;
+            case ConvPathKind.Direct: DirectBackwardWeights(g, x, dy, dw); break;
+            default: ConvBackwardWeights(g, x, dy, dw); break;
+        }
     }
 
     /// <summary>Sizes of one convolution, cuDNN's letters: x (N, C, H, W), w (K, Cg, R, S), y (N, K, P, Q).</summary>

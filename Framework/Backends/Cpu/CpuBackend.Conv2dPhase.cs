@@ -47,8 +47,7 @@ public sealed unsafe partial class CpuBackend
                             var (c, r, t) = PhaseTap(g, c1, r1, t1);
                             ws[((long)k * g1.C + c1) * g1.R * g1.S + r1 * g1.S + t1] = r < g.R && t < g.S ? w[(((long)k * g.C + c) * g.R + r) * g.S + t] : 0f;
                         }
-            if (PathFor(g1) != ConvPathKind.Im2Col) DirectForward(g1, xs, ws, bias, y);
-            else ConvForward(g1, xs, ws, bias, y);
+            ForwardF32(g1, xs, ws, bias, y);
         }
         finally
         {
@@ -65,12 +64,7 @@ public sealed unsafe partial class CpuBackend
         try
         {
             SplitPhases(g, g1, x, xs);
-            switch (PathFor(g1, weights: true))
-            {
-                case ConvPathKind.RowWinograd: RowWinogradBackwardWeights(g1, xs, dy, dws); break;
-                case ConvPathKind.Direct: DirectBackwardWeights(g1, xs, dy, dws); break;
-                default: ConvBackwardWeights(g1, xs, dy, dws); break;
-            }
+            BackwardWeightsF32(g1, xs, dy, dws);
             // Every real tap appears once among the phase taps; the zero taps' gradients are dropped.
             for (int k = 0; k < g.K; k++)
                 for (int c1 = 0; c1 < g1.C; c1++)
