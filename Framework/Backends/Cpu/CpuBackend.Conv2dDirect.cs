@@ -7,7 +7,8 @@ namespace Kiln.Backends.Cpu;
 
 /// <summary>
 /// Note [Flat direct convolution]: stride-1 float32 convolutions (3x3, 5x5, any dilation) without im2col.
-/// Each input plane is copied once into a zero-padded flat plane of row pitch Wp = W + padW: padH zero rows above
+/// Input planes are copied (a band of one image, or a batch of images, at a time) into zero-padded flat planes of
+/// row pitch Wp = W + padW: padH zero rows above
 /// and below, and padW zeros between one row and the next, which serve as the right padding of the one and the
 /// left padding of the other. Output (p, q) then reads flat index o + off(r, s) with o = p*Wp + q and
 /// off = r*dh*Wp + s*dw: every tap is one constant offset, so 16 consecutive o are one unaligned vector load per
@@ -29,7 +30,7 @@ public sealed unsafe partial class CpuBackend
     /// <summary>The CPU convolution paths for float32 (float64 always takes im2col).</summary>
     internal enum ConvPathKind { Im2Col, Direct, RowWinograd }
 
-    /// <summary>Tests force a path where it applies (the next simpler one elsewhere); null: <see cref="DirectConvPays"/> decides.</summary>
+    /// <summary>Tests force a path where it applies (the next simpler one elsewhere); null: <see cref="PathFor"/> decides.</summary>
     [ThreadStatic] internal static ConvPathKind? ForceConvPath;   // per thread: tests running beside each other keep their own paths
 
     /// <summary>Tests shrink the forward's input band (bytes; 0: 256 KiB) to run many bands on small shapes.</summary>
@@ -47,8 +48,9 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>
     /// KILN_CPU_CONV=im2col, direct or winograd picks the path for every convolution where it applies (A/B timing,
-    /// bisecting a numerical difference; winograd falls back to direct where it does not apply, and the weight
-    /// gradient has no winograd form); unset or auto: <see cref="DirectConvPays"/> decides per shape.
+    /// bisecting a numerical difference; winograd falls back to direct where it does not apply: other than 3 filter
+    /// rows, dilation, or a weight gradient with other than 3 filter columns); unset or auto: <see cref="PathFor"/>
+    /// decides per shape and pass.
     /// </summary>
     private static readonly Lazy<ConvPathKind?> EnvConvPath = new(() => Environment.GetEnvironmentVariable("KILN_CPU_CONV")?.Trim().ToLowerInvariant() switch
     {
