@@ -44,5 +44,9 @@ public sealed class ModelCommandsTests
         Assert.Contains("stage.0.conv2", output);
         Assert.Contains("(sgd update)", output);
         Assert.Contains("(outside layers)", output);
+        // Each convolution's CPU path per pass; stage.0.conv2 is a 3x3 stride-1 convolution.
+        Assert.Contains("convolution paths on the CPU (forward / backward data / backward weights):", output);
+        string conv2 = output.Split('\n').Last(line => line.TrimStart().StartsWith("stage.0.conv2", StringComparison.Ordinal));
+        Assert.Matches(System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "winograd / winograd / (winograd|direct)$" : "im2col / im2col / im2col$", conv2.TrimEnd());
     }
 }

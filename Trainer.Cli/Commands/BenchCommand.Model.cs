@@ -1,3 +1,4 @@
+using Kiln.Backends.Cpu;
 using System.Diagnostics;
 using System.Globalization;
 using Kiln.Core;
@@ -173,7 +174,21 @@ public static partial class BenchCommand
         // Per-layer times are skewed (a preempted thread stalls one layer now and then), so their medians add
         // up to less than the median step; the time outside every layer is measured within each step instead.
         Console.WriteLine($"  {"(outside layers)".PadRight(width)}  {"",-14} {"",-14} {"",9} {MedianOf([.. runsOutside]),9:F3}   median per step; profiled step {MedianOf([.. runsStep]):F1} ms");
+        if (device.Type == DeviceType.Cpu) PrintCpuConvPaths(net, n, width);
         return 0;
+    }
+
+    /// <summary>Which CPU path each convolution takes per pass (KILN_CPU_CONV overrides it), float32.</summary>
+    private static void PrintCpuConvPaths(Network net, int batch, int width)
+    {
+        var convs = net.ConvLayers(batch);
+        if (convs.Count == 0) return;
+        Console.WriteLine();
+        Console.WriteLine("  convolution paths on the CPU (forward / backward data / backward weights):");
+        foreach (var c in convs)
+            Console.WriteLine($"  {c.Name.PadRight(width)}  {string.Join("x", c.Weight)} {c.Geometry}: " +
+                              $"{CpuBackend.ConvPath(c.Input, c.Weight, c.Geometry)} / {CpuBackend.ConvPath(c.Input, c.Weight, c.Geometry, backwardData: true)} / " +
+                              $"{CpuBackend.ConvPath(c.Input, c.Weight, c.Geometry, weights: true)}");
     }
 
     /// <summary>The process's peak resident set (VmHWM in /proc/self/status) in MiB; null where there is no procfs.</summary>
