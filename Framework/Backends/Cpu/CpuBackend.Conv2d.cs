@@ -314,6 +314,38 @@ public sealed unsafe partial class CpuBackend
         if (p != null) CpuAllocator.Return((nint)p, roundedBytes);
     }
 
+    /// <summary>
+    /// One scratch block of floats per parallel range, all rented before the region, so that the allocator sees the
+    /// same requests every step whatever the scheduling (see Note [Host caching allocator]); Dispose returns them.
+    /// </summary>
+    private sealed class RangeScratch : IDisposable
+    {
+        private readonly nint[] _blocks;
+        private readonly long[] _sizes;
+
+        public RangeScratch(int ranges, long floats)
+        {
+            _blocks = new nint[ranges];
+            _sizes = new long[ranges];
+            try
+            {
+                for (int r = 0; r < ranges; r++) _blocks[r] = (nint)RentScratch<float>(floats, out _sizes[r]);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        public float* this[int range] => (float*)_blocks[range];
+
+        public void Dispose()
+        {
+            for (int r = 0; r < _blocks.Length; r++) ReturnScratch((void*)_blocks[r], _sizes[r]);
+        }
+    }
+
     /// <summary>dbias[k] = Σ_n Σ_pq dy[n, k, pq], images added in order.</summary>
     private static void ConvBackwardBias<T>(ConvGeometry g, T* dy, T* db) where T : unmanaged, IFloatingPointIeee754<T>
     {

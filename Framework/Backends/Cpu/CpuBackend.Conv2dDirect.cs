@@ -187,41 +187,32 @@ public sealed unsafe partial class CpuBackend
         long bandLength = ((long)ldo + f.Offsets[^1] + 15) & ~15L;   // padded input positions one band reads, per channel
         long outLength = (long)DirectKb * ldo;                        // (8, band) flat outputs of one k block
         long scratchLength = outLength + c * bandLength;
-        var scratch = new nint[ranges];
-        var sizes = new long[ranges];
         var offsets = f.Offsets;
         nint px = (nint)x, pw = (nint)packed, pb = (nint)bias, py = (nint)y;
-        try
-        {
-            for (int i = 0; i < ranges; i++) scratch[i] = (nint)RentScratch<float>(scratchLength, out sizes[i]);
-            CpuParallel.ForRanges(items, ranges, (r, start, len) =>
-            {
-                float* outFlat = (float*)scratch[r];
-                float* xb = outFlat + outLength;   // (C, bandLength): padded positions [b0*32, b0*32 + bandLength)
-                fixed (int* off = offsets)
-                    for (long item = start; item < start + len; item++)
+        using var scratch = new RangeScratch(ranges, scratchLength);
+        CpuParallel.ForRanges(items, ranges, (r, start, len) =>
+    {
+            float* outFlat = scratch[r];
+            float* xb = outFlat + outLength;   // (C, bandLength): padded positions [b0*32, b0*32 + bandLength)
+            fixed (int* off = offsets)
+                for (long item = start; item < start + len; item++)
+                {
+                    int img = (int)(item / bands), band = (int)(item % bands);
+                    int b0 = band * bandBlocks, b1 = Math.Min(f.Blocks, b0 + bandBlocks);
+                    for (int ci = 0; ci < c; ci++)
+                        PadRange((float*)px + ((long)img * c + ci) * f.H * f.W, f, (long)b0 * DirectOb, bandLength, xb + ci * bandLength);
+                    for (int kb = 0; kb < kBlocks; kb++)
                     {
-                        int img = (int)(item / bands), band = (int)(item % bands);
-                        int b0 = band * bandBlocks, b1 = Math.Min(f.Blocks, b0 + bandBlocks);
-                        for (int ci = 0; ci < c; ci++)
-                            PadRange((float*)px + ((long)img * c + ci) * f.H * f.W, f, (long)b0 * DirectOb, bandLength, xb + ci * bandLength);
-                        for (int kb = 0; kb < kBlocks; kb++)
-                        {
-                            float* wk = (float*)pw + (long)kb * c * f.Taps * DirectKb;
-                            for (int b = b0; b < b1; b++)
-                                Block8x32(xb + (b - b0) * DirectOb, bandLength, wk, c, off, f.Taps, outFlat + (b - b0) * DirectOb, ldo);
-                            int k0 = kb * DirectKb, kn = Math.Min(DirectKb, k - k0);
-                            for (int kk = 0; kk < kn; kk++)
-                                StoreFlatRange(outFlat + (long)kk * ldo, b0 * DirectOb, b1 * DirectOb, f,
-                                               (float*)py + ((long)img * k + k0 + kk) * f.P * f.Q, pb == 0 ? 0f : ((float*)pb)[k0 + kk]);
-                        }
+                        float* wk = (float*)pw + (long)kb * c * f.Taps * DirectKb;
+                        for (int b = b0; b < b1; b++)
+                            Block8x32(xb + (b - b0) * DirectOb, bandLength, wk, c, off, f.Taps, outFlat + (b - b0) * DirectOb, ldo);
+                        int k0 = kb * DirectKb, kn = Math.Min(DirectKb, k - k0);
+                        for (int kk = 0; kk < kn; kk++)
+                            StoreFlatRange(outFlat + (long)kk * ldo, b0 * DirectOb, b1 * DirectOb, f,
+                                           (float*)py + ((long)img * k + k0 + kk) * f.P * f.Q, pb == 0 ? 0f : ((float*)pb)[k0 + kk]);
                     }
-            });
-        }
-        finally
-        {
-            for (int i = 0; i < ranges; i++) ReturnScratch((void*)scratch[i], sizes[i]);
-        }
+                }
+        });
     }
 
     /// <summary>dst[i] = the padded flat plane of src (H, W) at position lo + i, for i &lt; length (zero past the plane).</summary>
@@ -385,12 +376,8 @@ public sealed unsafe partial class CpuBackend
             return;
         }
         long plane = f.Plane;
-        // Images per register pass: their three dy planes stay in L2 (256 KiB) while every input channel reads them.
-        int group = (int)Math.Clamp((256 << 10) / (3 * dyPlane * sizeof(float)), 1, n);
-        // Images padded at once: whole register groups, so the order in which images are summed does not change.
-        long perImage = ((long)c * plane + (long)k * dyPlane) * sizeof(float);
-        int batch = (int)Math.Min(n, group * Math.Max(1L, (8L << 20) / (group * perImage)));
-        if (DirectWeightBatchImages > 0) (group, batch) = (1, Math.Min(n, DirectWeightBatchImages));
+        // Register passes read three dy planes per image.
+        var (group, batch) = WeightGradBatches(n, 3 * dyPlane * sizeof(float), ((long)c * plane + (long)k * dyPlane) * sizeof(float));
         int kBlocks = (k + 2) / 3, tapChunks = (taps + 8) / 9, items = kBlocks * tapChunks;
         float* xpad = (float*)RentScratch<float>((long)batch * c * plane, out long xBytes);
         float* dyFlat = (float*)RentScratch<float>((long)batch * k * dyPlane, out long dBytes);
@@ -444,6 +431,18 @@ public sealed unsafe partial class CpuBackend
             ReturnScratch(dyFlat, dBytes);
             ReturnScratch(xpad, xBytes);
         }
+    }
+
+    /// <summary>
+    /// Images per register pass of a weight gradient (their dy planes, groupBytes per image, stay in 256 KiB of L2
+    /// while every input channel reads them) and images prepared at once (whole register groups, so the order in which
+    /// images are summed does not change; about 8 MiB at perImageBytes each). Tests force one image per pass.
+    /// </summary>
+    private static (int Group, int Batch) WeightGradBatches(int n, long groupBytes, long perImageBytes)
+    {
+        if (DirectWeightBatchImages > 0) return (1, Math.Min(n, DirectWeightBatchImages));
+        int group = (int)Math.Clamp((256 << 10) / groupBytes, 1, n);
+        return (group, (int)Math.Min(n, group * Math.Max(1L, (8L << 20) / (group * perImageBytes))));
     }
 
     /// <summary>

@@ -85,62 +85,53 @@ public sealed unsafe partial class CpuBackend
         int maxRows = (int)(2 * (vLength / f.Wp + 2) + 4);    // padded input rows a band's tile rows span in one image
         long outLength = (long)WinoKb * 2 * ldo;             // (4 k, 2 rows of a tile row, band)
         long scratchLength = outLength + (long)c * 4 * vLength + (long)maxRows * f.Wp + 16;
-        var scratch = new nint[ranges];
-        var sizes = new long[ranges];
         nint px = (nint)x, pw = (nint)packed, pb = (nint)bias, py = (nint)y;
-        try
+        using var scratch = new RangeScratch(ranges, scratchLength);
+        CpuParallel.ForRanges(items, ranges, (r, start, len) =>
         {
-            for (int i = 0; i < ranges; i++) scratch[i] = (nint)RentScratch<float>(scratchLength, out sizes[i]);
-            CpuParallel.ForRanges(items, ranges, (r, start, len) =>
+            float* outT = scratch[r];
+            float* v = outT + outLength;                 // (C, 4, vLength)
+            float* rows = v + (long)c * 4 * vLength;     // padded input rows of one channel
+            for (long band = start; band < start + len; band++)
             {
-                float* outT = (float*)scratch[r];
-                float* v = outT + outLength;                 // (C, 4, vLength)
-                float* rows = v + (long)c * 4 * vLength;     // padded input rows of one channel
-                for (long band = start; band < start + len; band++)
+                int b0 = (int)band * bandBlocks, b1 = Math.Min(blocksT, b0 + bandBlocks);
+                long lo = (long)b0 * WinoOb, hi = (long)b1 * WinoOb;
+                for (int ci = 0; ci < c; ci++)
                 {
-                    int b0 = (int)band * bandBlocks, b1 = Math.Min(blocksT, b0 + bandBlocks);
-                    long lo = (long)b0 * WinoOb, hi = (long)b1 * WinoOb;
-                    for (int ci = 0; ci < c; ci++)
+                    float* vc = v + (long)ci * 4 * vLength;
+                    for (long at = lo; at < lo + vLength;)   // image by image; zero past the last one
                     {
-                        float* vc = v + (long)ci * 4 * vLength;
-                        for (long at = lo; at < lo + vLength;)   // image by image; zero past the last one
+                        long img = at / perImage, end = Math.Min(lo + vLength, (img + 1) * perImage);
+                        if (img >= n)
                         {
-                            long img = at / perImage, end = Math.Min(lo + vLength, (img + 1) * perImage);
-                            if (img >= n)
-                            {
-                                for (int j = 0; j < 4; j++) new Span<float>(vc + j * vLength + (at - lo), (int)(lo + vLength - at)).Clear();
-                                break;
-                            }
-                            RowWinogradInput((float*)px + (img * c + ci) * f.H * f.W, f, at - img * perImage, end - at, vLength, rows, vc + (at - lo));
+                            for (int j = 0; j < 4; j++) new Span<float>(vc + j * vLength + (at - lo), (int)(lo + vLength - at)).Clear();
+                            break;
+                        }
+                        RowWinogradInput((float*)px + (img * c + ci) * f.H * f.W, f, at - img * perImage, end - at, vLength, rows, vc + (at - lo));
+                        at = end;
+                    }
+                }
+                for (int kb = 0; kb < kBlocks; kb++)
+                {
+                    float* u = (float*)pw + (long)kb * c * s * 4 * WinoKb;
+                    for (int b = b0; b < b1; b++)
+                        RowWinogradBlock(v + (b - b0) * WinoOb, vLength, u, c, s, outT + (b - b0) * WinoOb, ldo);
+                    int k0 = kb * WinoKb, kn = Math.Min(WinoKb, k - k0);
+                    for (int kk = 0; kk < kn; kk++)
+                    {
+                        float add = pb == 0 ? 0f : ((float*)pb)[k0 + kk];
+                        float* y0 = outT + (long)kk * 2 * ldo, y1 = y0 + ldo;
+                        for (long at = lo; at < Math.Min(hi, total);)
+                        {
+                            long img = at / perImage, end = Math.Min(hi, (img + 1) * perImage), imgLo = img * perImage;
+                            float* dst = (float*)py + (img * k + k0 + kk) * f.P * f.Q;
+                            StoreTileRows(y0 + (at - lo), y1 + (at - lo), at - imgLo, end - imgLo, f, dst, add);
                             at = end;
                         }
                     }
-                    for (int kb = 0; kb < kBlocks; kb++)
-                    {
-                        float* u = (float*)pw + (long)kb * c * s * 4 * WinoKb;
-                        for (int b = b0; b < b1; b++)
-                            RowWinogradBlock(v + (b - b0) * WinoOb, vLength, u, c, s, outT + (b - b0) * WinoOb, ldo);
-                        int k0 = kb * WinoKb, kn = Math.Min(WinoKb, k - k0);
-                        for (int kk = 0; kk < kn; kk++)
-                        {
-                            float add = pb == 0 ? 0f : ((float*)pb)[k0 + kk];
-                            float* y0 = outT + (long)kk * 2 * ldo, y1 = y0 + ldo;
-                            for (long at = lo; at < Math.Min(hi, total);)
-                            {
-                                long img = at / perImage, end = Math.Min(hi, (img + 1) * perImage), imgLo = img * perImage;
-                                float* dst = (float*)py + (img * k + k0 + kk) * f.P * f.Q;
-                                StoreTileRows(y0 + (at - lo), y1 + (at - lo), at - imgLo, end - imgLo, f, dst, add);
-                                at = end;
-                            }
-                        }
-                    }
                 }
-            });
-        }
-        finally
-        {
-            for (int i = 0; i < ranges; i++) ReturnScratch((void*)scratch[i], sizes[i]);
-        }
+            }
+        });
     }
 
     /// <summary>
@@ -268,10 +259,8 @@ public sealed unsafe partial class CpuBackend
         long dyPlane = (long)vectors * 16;                         // one of the two dy rows of each tile row, flat
         long vLength = (dyPlane + s - 1 + 15) & ~15L;              // V per component
         long vImage = (long)c * 4 * vLength, dyImage = (long)k * 2 * dyPlane;
-        // Images per register pass: the 2 output channels' dy planes stay in L2 while every input channel reads them.
-        int group = (int)Math.Clamp((256 << 10) / (WinoWeightKb * 2 * dyPlane * sizeof(float)), 1, n);
-        int batch = (int)Math.Min(n, group * Math.Max(1L, (8L << 20) / (group * (vImage + dyImage) * sizeof(float))));
-        if (DirectWeightBatchImages > 0) (group, batch) = (1, Math.Min(n, DirectWeightBatchImages));
+        // Register passes read the 2 output channels' two dy planes per image.
+        var (group, batch) = WeightGradBatches(n, WinoWeightKb * 2 * dyPlane * sizeof(float), (vImage + dyImage) * sizeof(float));
         int items = (k + WinoWeightKb - 1) / WinoWeightKb;
         int maxRows = (int)(2 * (vLength / f.Wp + 2) + 4);
         float* vBuf = (float*)RentScratch<float>((long)batch * vImage, out long vBytes);

@@ -34,32 +34,23 @@ public sealed unsafe partial class CpuBackend
         long plane = (Math.Max((long)hp * wp + p.PadW, dyPlane + offsets[taps - 1]) + 15) & ~15L;
         nint bx = (nint)Ptr<float>(x), bdy = (nint)Ptr<float>(dy), bdx = (nint)Ptr<float>(dx);
         int chunks = (int)Math.Min(planes, CpuParallel.ChunkCount((long)planes * plane, 1 << 15));
-        var scratch = new nint[chunks];
-        var sizes = new long[chunks];
-        try
+        using var scratch = new RangeScratch(chunks, 2 * plane + dyPlane);
+        CpuParallel.ForRanges(planes, chunks, (chunk, start, len) =>
         {
-            for (int i = 0; i < chunks; i++) scratch[i] = (nint)RentScratch<float>(2 * plane + dyPlane, out sizes[i]);
-            CpuParallel.ForRanges(planes, chunks, (chunk, start, len) =>
-            {
-                float* xf = (float*)scratch[chunk], dxf = xf + plane, dyf = dxf + plane;
-                fixed (int* off = offsets)
-                    for (long i = start; i < start + len; i++)
-                    {
-                        float* dxp = (float*)bdx + i * h * w;
-                        PadPlane((float*)bx + i * h * w, h, w, p.PadH, p.PadW, wp, plane, float.NegativeInfinity, xf);
-                        PadPlane((float*)bdy + i * outH * outW, outH, outW, 0, 0, wp, dyPlane, 0f, dyf);
-                        new Span<float>(dxf, (int)plane).Clear();
-                        for (int v = 0; v < vectors; v++)
-                            RouteFlatBlock(xf, dyf, dxf, v * 16, off, taps, p, wp, outH, outW);
-                        for (int row = 0; row < h; row++)
-                            CopyRow(dxf + (long)(row + p.PadH) * wp + p.PadW, dxp + (long)row * w, w);
-                    }
-            });
-        }
-        finally
-        {
-            for (int i = 0; i < chunks; i++) ReturnScratch((void*)scratch[i], sizes[i]);
-        }
+            float* xf = scratch[chunk], dxf = xf + plane, dyf = dxf + plane;
+            fixed (int* off = offsets)
+                for (long i = start; i < start + len; i++)
+                {
+                    float* dxp = (float*)bdx + i * h * w;
+                    PadPlane((float*)bx + i * h * w, h, w, p.PadH, p.PadW, wp, plane, float.NegativeInfinity, xf);
+                    PadPlane((float*)bdy + i * outH * outW, outH, outW, 0, 0, wp, dyPlane, 0f, dyf);
+                    new Span<float>(dxf, (int)plane).Clear();
+                    for (int v = 0; v < vectors; v++)
+                        RouteFlatBlock(xf, dyf, dxf, v * 16, off, taps, p, wp, outH, outW);
+                    for (int row = 0; row < h; row++)
+                        CopyRow(dxf + (long)(row + p.PadH) * wp + p.PadW, dxp + (long)row * w, w);
+                }
+        });
     }
 
     /// <summary>Routes dy of the 16 flat outputs starting at o to their windows' first maxima (Note [Flat max-pool backward]).</summary>
