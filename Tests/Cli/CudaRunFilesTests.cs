@@ -17,7 +17,7 @@ public sealed class CudaRunFilesTests : IDisposable
     {
         string run = Path.Combine(_root, name);
         foreach (long s in steps) Directory.CreateDirectory(Path.Combine(run, "checkpoints", $"step-{s:D8}"));
-        if (withFile) File.WriteAllText(Path.Combine(run, CudaRunFiles.AlgorithmsFile), "# kiln conv algorithms v1 | GPU sm_90 cudnn 91900\n");
+        if (withFile) File.WriteAllText(Path.Combine(run, CudaRunFiles.AlgorithmsFile), "# kiln conv algorithms v2 | GPU sm_90 cudnn 91900\n");
         return run;
     }
 

@@ -11,7 +11,9 @@ namespace Kiln.Backends.Cuda;
 /// </summary>
 internal static class ConvAlgoCacheFile
 {
-    private const string Magic = "# kiln conv algorithms v1";
+    // v2: strict FP32 no longer picks Winograd (Note [Strict FP32 excludes Winograd]); a v1 file may hold such a
+    // choice, so it is ignored like one from another GPU and the search runs again.
+    private const string Magic = "# kiln conv algorithms v2";
 
     public static string Format(string deviceTag, IEnumerable<KeyValuePair<ConvAlgoKey, ConvAlgoChoice>> entries)
     {

@@ -11,7 +11,8 @@ namespace Kiln.Backends.Cuda;
 // CudnnConvOptions.Benchmark (and not Deterministic), cudnnFind*AlgorithmEx times every algorithm on the real buffers with a
 // workspace of the budget (falling back to the Get*_v7 heuristic if that workspace cannot be had);
 // otherwise Get*_v7 ranks them without running anything. CudnnPlans.PickAlgo takes the first entry that
-// succeeded, fits the budget, is deterministic when asked, and respects the TF32 policy. The choice is
+// succeeded, fits the budget, is deterministic when asked, and respects the TF32 policy (strict FP32
+// also skips Winograd: Note [Strict FP32 excludes Winograd]). The choice is
 // cached in memory for the backend's lifetime (DescribeConvAlgorithms lists it per shape, ConvAlgorithmsByLayer
 // per layer (Note [Per-layer algorithm log]), and SaveConvAlgorithms/LoadConvAlgorithms keep it in a file,
 // e.g. in the run directory, for a resumed run or an evaluation on the same GPU model and cuDNN); every
@@ -235,7 +236,7 @@ public sealed unsafe partial class CudaBackend
         // Deterministic runs take the heuristic: a timed search can pick another algorithm on the next
         // run (timing noise), and another algorithm rounds differently (PyTorch's cudnn.benchmark caveat).
         var candidates = QueryConvAlgorithms(pass, d, x, w, y, timed: ConvOptions.Benchmark && !ConvOptions.Deterministic, out bool measured);
-        int pick = CudnnPlans.PickAlgo(candidates, ConvOptions.Deterministic, AllowTf32 || x.DType != DType.Float32, ConvOptions.WorkspaceBudgetBytes);
+        int pick = CudnnPlans.PickAlgo(pass, candidates, ConvOptions.Deterministic, AllowTf32 || x.DType != DType.Float32, ConvOptions.WorkspaceBudgetBytes);
         if (pick < 0)
             throw new InvalidOperationException($"cuDNN offers no usable algorithm for {key} (budget {ConvOptions.WorkspaceBudgetBytes} B; " +
                 $"raise ConvOptions.WorkspaceBudgetBytes or turn off Deterministic): {CudnnPlans.Describe(candidates)}");

@@ -121,12 +121,30 @@ internal static class CudnnPlans
     public static int SearchMathType(bool allowTf32, DType dtype) =>
         dtype == DType.Float32 && allowTf32 ? TensorOpMath : dtype == DType.Float32 ? FmaMath : DefaultMath;
 
+    // Note [Strict FP32 excludes Winograd]
+    // Strict FP32 (AllowTf32 off) promises FP32 rounding, and is what the CPU parity tests run under. cuDNN's
+    // Winograd algorithms do not keep it: on an H200 with cuDNN 9.19 (2026-11-26, ConvAlgorithmSweepTests),
+    // WINOGRAD_NONFUSED on NiN's 5x5 convolution (96 -> 256, 27x27) was off by 0.06-0.17% norm-wise in each
+    // pass, about 1000x FP32 rounding, while every other algorithm matched the CPU. When the timed search picked
+    // it for the forward pass, NiN's one-step gradients differed from the CPU's by 3-7% (README, fifth and
+    // sixth runs). The transforms' growth with the tile size is the known cause (Lavin & Gray 2016, and cuDNN's
+    // frontend tags these engines CUDNN_NUMERICAL_NOTE_WINOGRAD). So strict FP32 skips every Winograd
+    // algorithm; with TF32 allowed (the default), whose rounding is coarser anyway, they stay candidates.
+
+    /// <summary>Whether <paramref name="algo"/> of <paramref name="pass"/> is one of cuDNN's Winograd algorithms (cudnn.md §5).</summary>
+    public static bool IsWinograd(ConvPass pass, int algo) => pass switch
+    {
+        ConvPass.Forward => algo is 6 or 7,                  // WINOGRAD, WINOGRAD_NONFUSED
+        ConvPass.BackwardData => algo is 4 or 5,             // WINOGRAD, WINOGRAD_NONFUSED
+        _ => algo is 4 or 5,                                 // WINOGRAD (not implemented), WINOGRAD_NONFUSED
+    };
+
     /// <summary>
     /// The first acceptable candidate (cuDNN ranks them, fastest first): status success, workspace within
-    /// the budget, deterministic when required, never FP32→FP16 down-conversion, and no tensor-op math when
-    /// strict FP32 is asked for. -1 when none qualifies.
+    /// the budget, deterministic when required, never FP32→FP16 down-conversion, and, when strict FP32 is
+    /// asked for, no tensor-op math and no Winograd (Note [Strict FP32 excludes Winograd]). -1 when none qualifies.
     /// </summary>
-    public static int PickAlgo(ReadOnlySpan<ConvAlgoCandidate> candidates, bool deterministic, bool allowTf32, long budgetBytes)
+    public static int PickAlgo(ConvPass pass, ReadOnlySpan<ConvAlgoCandidate> candidates, bool deterministic, bool allowTf32, long budgetBytes)
     {
         for (int i = 0; i < candidates.Length; i++)
         {
@@ -134,7 +152,7 @@ internal static class CudnnPlans
             if (c.Status != 0 || c.MemoryBytes < 0 || c.MemoryBytes > budgetBytes) continue;
             if (deterministic && !c.Deterministic) continue;
             if (c.MathType == TensorOpMathAllowConversion) continue;
-            if (!allowTf32 && c.MathType == TensorOpMath) continue;
+            if (!allowTf32 && (c.MathType == TensorOpMath || IsWinograd(pass, c.Algo))) continue;
             return i;
         }
         return -1;

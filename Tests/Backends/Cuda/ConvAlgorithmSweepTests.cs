@@ -7,6 +7,9 @@ namespace Kiln.Tests.Backends.Cuda;
 /// Every cuDNN convolution algorithm, forced one at a time, against the CPU: a diagnosis for the zoo step of NiN that
 /// once failed (gradients 3-7% off, README "Fifth run") where the same code had passed, the suspect being the algorithm
 /// the timed search happened to pick. The shapes are NiN's at the zoo test's batch of 2; the policy is strict FP32.
+/// Its first GPU run (H200, cuDNN 9.19) found WINOGRAD_NONFUSED on the 5x5 convolution off by 0.06-0.17% in every
+/// pass, the algorithm the failing step had picked; strict FP32 now skips Winograd (Note [Strict FP32 excludes
+/// Winograd]), and such runs are listed here but do not fail.
 /// </summary>
 [Collection(MemoryCollection.Name)]   // changes the shared backend's TF32 switch and pins cache entries meanwhile
 public sealed class ConvAlgorithmSweepTests(ITestOutputHelper output)
@@ -84,7 +87,7 @@ public sealed class ConvAlgorithmSweepTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Nin_EveryAlgorithmCudnnOffers_EveryPass_MatchesCpu_StrictFp32()
+    public void Nin_EveryAlgorithmStrictFp32MayPick_EveryPass_MatchesCpu()
     {
         CudaTestEnvironment.RequireKernels();
         CudaTestEnvironment.RequireCudnn();
@@ -157,8 +160,9 @@ public sealed class ConvAlgorithmSweepTests(ITestOutputHelper output)
                                 }
                             }
                             string? problem = Compare(reference, result.ToArray<float>(), l);
-                            table.Add($"{where}: {pass} {name}: {problem ?? "matches"}");
-                            if (problem is not null) failures.Add($"{where}: {pass} {name}: {problem}");
+                            bool excluded = CudnnPlans.IsWinograd(pass, g.Key);   // PickAlgo skips it in strict FP32
+                            table.Add($"{where}: {pass} {name}: {problem ?? "matches"}{(excluded ? " (strict FP32 never picks it)" : "")}");
+                            if (problem is not null && !excluded) failures.Add($"{where}: {pass} {name}: {problem}");
                         }
                         catch (CudnnException e)
                         {

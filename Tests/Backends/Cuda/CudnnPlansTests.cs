@@ -99,10 +99,10 @@ public sealed class CudnnPlansTests
     public void PickAlgo_TakesFirstUsable_InCudnnsOrder()
     {
         ConvAlgoCandidate[] c = [C(6, status: 3000), C(7, memory: 1 << 30), C(1, det: false), C(0)];
-        Assert.Equal(2, CudnnPlans.PickAlgo(c, deterministic: false, allowTf32: true, budgetBytes: 1 << 20));
-        Assert.Equal(3, CudnnPlans.PickAlgo(c, deterministic: true, allowTf32: true, budgetBytes: 1 << 20));
-        Assert.Equal(1, CudnnPlans.PickAlgo(c, deterministic: false, allowTf32: true, budgetBytes: 1L << 31));
-        Assert.Equal(-1, CudnnPlans.PickAlgo([C(1, status: 3000), C(2, memory: 100)], false, true, 10));
+        Assert.Equal(2, CudnnPlans.PickAlgo(ConvPass.Forward, c, deterministic: false, allowTf32: true, budgetBytes: 1 << 20));
+        Assert.Equal(3, CudnnPlans.PickAlgo(ConvPass.Forward, c, deterministic: true, allowTf32: true, budgetBytes: 1 << 20));
+        Assert.Equal(1, CudnnPlans.PickAlgo(ConvPass.Forward, c, deterministic: false, allowTf32: true, budgetBytes: 1L << 31));
+        Assert.Equal(-1, CudnnPlans.PickAlgo(ConvPass.Forward, [C(1, status: 3000), C(2, memory: 100)], false, true, 10));
         Assert.Contains("algo 2: status 0, workspace 100 B", CudnnPlans.Describe([C(1, status: 3000), C(2, memory: 100)]));
     }
 
@@ -110,13 +110,39 @@ public sealed class CudnnPlansTests
     public void PickAlgo_Tf32Policy_AndNeverDownConversion()
     {
         ConvAlgoCandidate[] c = [C(1, math: CudnnPlans.TensorOpMathAllowConversion), C(2, math: CudnnPlans.TensorOpMath), C(3, math: CudnnPlans.FmaMath)];
-        Assert.Equal(1, CudnnPlans.PickAlgo(c, false, allowTf32: true, 1 << 20));
-        Assert.Equal(2, CudnnPlans.PickAlgo(c, false, allowTf32: false, 1 << 20));
+        Assert.Equal(1, CudnnPlans.PickAlgo(ConvPass.Forward, c, false, allowTf32: true, 1 << 20));
+        Assert.Equal(2, CudnnPlans.PickAlgo(ConvPass.Forward, c, false, allowTf32: false, 1 << 20));
         Assert.Equal(CudnnPlans.FmaMath, CudnnPlans.RunMathType(c[2] with { MathType = CudnnPlans.DefaultMath }, allowTf32: false, DType.Float32));
         Assert.Equal(CudnnPlans.TensorOpMath, CudnnPlans.RunMathType(c[1], allowTf32: true, DType.Float32));
         Assert.Equal(CudnnPlans.TensorOpMath, CudnnPlans.SearchMathType(allowTf32: true, DType.Float32));
         Assert.Equal(CudnnPlans.FmaMath, CudnnPlans.SearchMathType(allowTf32: false, DType.Float32));
         Assert.Equal(CudnnPlans.DefaultMath, CudnnPlans.SearchMathType(allowTf32: true, DType.Float64));
+    }
+
+    [Theory]
+    [InlineData(0, 7, 1)]   // forward: WINOGRAD_NONFUSED, then IMPLICIT_PRECOMP_GEMM
+    [InlineData(0, 6, 1)]   // forward: WINOGRAD
+    [InlineData(1, 5, 1)]   // backward data: WINOGRAD_NONFUSED, then ALGO_1
+    [InlineData(1, 4, 1)]   // backward data: WINOGRAD
+    [InlineData(2, 5, 1)]   // backward filter: WINOGRAD_NONFUSED
+    public void PickAlgo_StrictFp32_SkipsWinograd_Tf32KeepsIt(int passIndex, int winograd, int next)
+    {
+        var pass = (ConvPass)passIndex;   // ConvPass is internal, so the theory takes its index
+        ConvAlgoCandidate[] c = [C(winograd, math: CudnnPlans.FmaMath), C(next, math: CudnnPlans.FmaMath)];
+        Assert.True(CudnnPlans.IsWinograd(pass, winograd));
+        Assert.False(CudnnPlans.IsWinograd(pass, next));
+        Assert.Equal(1, CudnnPlans.PickAlgo(pass, c, false, allowTf32: false, 1 << 20));
+        Assert.Equal(0, CudnnPlans.PickAlgo(pass, c, false, allowTf32: true, 1 << 20));
+    }
+
+    [Fact]
+    public void IsWinograd_FollowsEachPasssEnum()
+    {
+        // FFT_TILING of backward filter is 6, where the forward's 6 is WINOGRAD (cudnn.md §5).
+        Assert.False(CudnnPlans.IsWinograd(ConvPass.BackwardFilter, 6));
+        Assert.True(CudnnPlans.IsWinograd(ConvPass.Forward, 6));
+        Assert.False(CudnnPlans.IsWinograd(ConvPass.Forward, 5));   // FFT_TILING
+        Assert.False(CudnnPlans.IsWinograd(ConvPass.BackwardData, 3));
     }
 
     [Fact]
@@ -169,6 +195,9 @@ public sealed class CudnnPlansTests
         var back = ConvAlgoCacheFile.Parse(text, "NVIDIA H100 sm_90 cudnn 90600", "algos.txt");
         Assert.Equal(entries.OrderBy(e => e.Key.ToString()), back.OrderBy(e => e.Key.ToString()));
         Assert.Empty(ConvAlgoCacheFile.Parse(text, "NVIDIA A100 sm_80 cudnn 90600", "algos.txt"));
+        // A v1 file predates Note [Strict FP32 excludes Winograd]: its strict choices may be Winograd, so it is searched again.
+        Assert.Contains("# kiln conv algorithms v2 |", text);
+        Assert.Empty(ConvAlgoCacheFile.Parse(text.Replace("algorithms v2", "algorithms v1"), "NVIDIA H100 sm_90 cudnn 90600", "algos.txt"));
         var e = Assert.Throws<FormatException>(() => ConvAlgoCacheFile.Parse(text + "Forward Float32 1 2 3\n", "NVIDIA H100 sm_90 cudnn 90600", "algos.txt"));
         Assert.Contains("algos.txt:4", e.Message);
     }
