@@ -26,6 +26,10 @@ public abstract class Storage
     /// <summary>How many tensors share this storage.</summary>
     internal int RefCount => Volatile.Read(ref _refs);
 
+    /// <summary>How many of the tensors sharing this storage an in-place op has written over (dead to their readers,
+    /// kept for the graph's shapes and links): Op.CanOverwrite does not count them as sharers.</summary>
+    internal int OverwrittenRefs;
+
     internal void AddRef()
     {
         if (Interlocked.Increment(ref _refs) <= 1)

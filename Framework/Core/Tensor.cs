@@ -217,7 +217,18 @@ public sealed class Tensor : IDisposable
         if (s is null) return;
         _storage = null;
         GradFn = null;
+        if (_overwritten) Interlocked.Decrement(ref s.OverwrittenRefs);
         s.Release();
+    }
+
+    private bool _overwritten;
+
+    /// <summary>An in-place op wrote its result over this tensor, which nothing reads any more (Note [In-place ReLU and add]).</summary>
+    internal void MarkOverwritten()
+    {
+        if (_overwritten) return;
+        _overwritten = true;
+        Interlocked.Increment(ref Storage.OverwrittenRefs);
     }
 
     // ---------------------------------------------------------------- helpers

@@ -1,3 +1,4 @@
+using Kiln.Core.Autograd;
 using Kiln.Nn;
 
 namespace Kiln.Models;
@@ -16,6 +17,10 @@ public sealed class Network : Module
     private readonly bool[] _needed;
     private readonly Module?[] _modules;
     private readonly int[][] _mapShape;
+    /// <summary>How many running layers read layer i's output (an input listed twice counts twice), plus one when a head
+    /// returns it: [0] in training (every head), [1] in evaluation (main head only). See Note [In-place ReLU and add].</summary>
+    private readonly int[][] _uses;
+    private readonly bool[] _isHead;
 
     internal Network(NetworkPlan plan)
     {
@@ -27,6 +32,16 @@ public sealed class Network : Module
         _modules = new Module?[layers.Count];
         _mapShape = new int[layers.Count][];
         foreach (var h in plan.Heads) Mark(h.LayerIndex);
+        _isHead = new bool[layers.Count];
+        foreach (var h in plan.Heads) _isHead[h.LayerIndex] = true;
+        _uses = [new int[layers.Count], new int[layers.Count]];
+        for (int mode = 0; mode < 2; mode++)
+        {
+            for (int k = 0; k < layers.Count; k++)
+                if (_needed[k] && (mode == 0 || _inEval[k]))
+                    foreach (int j in layers[k].InputIds) if (j >= 0) _uses[mode][j]++;
+            foreach (var h in mode == 0 ? plan.Heads : plan.Heads.Take(1)) _uses[mode][h.LayerIndex]++;
+        }
         var groups = new Dictionary<string, ModuleGroup>();
         for (int i = 0; i < layers.Count; i++)
         {
@@ -51,8 +66,31 @@ public sealed class Network : Module
 
     public NetworkPlan Plan { get; }
 
-    /// <summary>Optional per-layer observer, called after each layer runs with its index and output (benchmarks, debugging).</summary>
+    /// <summary>
+    /// Optional per-layer observer, called after each layer runs with its index and output (benchmarks, debugging). A later
+    /// ReLU or add may overwrite that output in place (<see cref="InPlace"/>): copy it to keep its values.
+    /// </summary>
     public Action<int, Tensor>? AfterLayer { get; set; }
+
+    // Note [Activations released in backward]
+    // Every tensor of a training step lives in the step's TensorScope until the step ends, so without help the
+    // activations of the whole forward pass stay allocated through the backward, while the gradients of the
+    // early (large) layers are allocated on top: the step's peak. PyTorch frees each saved tensor once the
+    // backward that read it has run. Here the network does the same for its layer outputs: a value is read in
+    // backward only by the nodes of the layers that consumed it and by the node that made it (ReLU and max-pool
+    // read their output), and the engine runs nodes newest first, so once the node that made the value has run
+    // backward every reader has too. Network.Run hands each value to that node (Node.ReleaseAfterBackward),
+    // which disposes it when the engine frees the node: not with retainGraph, and not for a head's output,
+    // which the caller reads after backward (the trainer's top-1). A value still shared (a view, an in-place
+    // alias) keeps its storage until its last tensor goes. Tied to InPlace: off keeps every output intact.
+
+    /// <summary>
+    /// ReLU and add layers write over an input that nothing reads afterwards, as torchvision's inplace=True and
+    /// <c>out += identity</c> do (Note [In-place ReLU and add]). The same values and gradients, fewer live
+    /// activations; and a training step's backward releases each layer's output once nothing reads it any more (Note
+    /// [Activations released in backward]). On by default; off keeps every layer's output intact until the step ends.
+    /// </summary>
+    public bool InPlace { get; set; } = true;
 
     /// <summary>The main head's output: logits (N, classes). Auxiliary heads do not run.</summary>
     public override Tensor Forward(Tensor x) => Run(x, allHeads: false)[0];
@@ -147,16 +185,47 @@ public sealed class Network : Module
         bool training = IsTraining;
         var values = new Tensor[_run.Length];
         var layers = Plan.Layers;
+        var uses = _uses[allHeads ? 0 : 1];
+        // Reads still to come of each value, by object: a layer may hand on its input itself (a one-input concat).
+        var pending = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance) { [x] = int.MaxValue / 2 };   // never overwrite the caller's input
         for (int i = 0; i < _run.Length; i++)
         {
             if (!_needed[i] || (!allHeads && !_inEval[i])) continue;
             var ids = layers[i].InputIds;
             var inputs = new Tensor[ids.Length];
             for (int j = 0; j < ids.Length; j++) inputs[j] = ids[j] < 0 ? x : values[ids[j]];
-            values[i] = _run[i](inputs, training);
+            foreach (var t in inputs) pending[t]--;
+            long before = Node.LastSequence;
+            values[i] = InPlace ? RunInPlace(i, inputs, pending) ?? _run[i](inputs, training) : _run[i](inputs, training);
+            pending[values[i]] = pending.GetValueOrDefault(values[i]) + uses[i];
             AfterLayer?.Invoke(i, values[i]);
+            // Note [Activations released in backward]: a value that no head returns goes once the backward of the node
+            // that made it has run. Layers that hand on an input unchanged made no node of their own.
+            if (InPlace && !_isHead[i] && values[i].GradFn is { } made && made.Sequence > before)
+                made.ReleaseAfterBackward(values[i]);
         }
         return allHeads ? Plan.Heads.Select(h => values[h.LayerIndex]).ToArray() : [values[Plan.Heads[0].LayerIndex]];
+    }
+
+    /// <summary>
+    /// A ReLU or two-input add layer written over an input that no later layer or head reads (its count in
+    /// <paramref name="pending"/>, this layer's reads already taken off, is 0) and that autograd lets be overwritten
+    /// (Op.CanOverwrite); null when the layer is of another type or no input qualifies. Note [In-place ReLU and add].
+    /// </summary>
+    private Tensor? RunInPlace(int i, Tensor[] inputs, Dictionary<Tensor, int> pending)
+    {
+        bool Free(Tensor t) => pending[t] == 0 && Op.CanOverwrite(t);
+        switch (Plan.Layers[i].Type)
+        {
+            case "relu" when Free(inputs[0]):
+                return Op.ReluInPlace(inputs[0]);
+            case "add" when inputs.Length == 2 && !ReferenceEquals(inputs[0], inputs[1]):
+                if (Free(inputs[0])) return Op.AddInPlace(inputs[0], inputs[1]);
+                if (Free(inputs[1])) return Op.AddInPlace(inputs[1], inputs[0]);
+                return null;
+            default:
+                return null;
+        }
     }
 
     /// <summary>

@@ -57,6 +57,16 @@ public static unsafe partial class CpuAllocator
         return result;
     }
 
+    /// <summary>Cached (free) blocks counted by rounded size.</summary>
+    public static SortedDictionary<long, int> CachedBlockSizes()
+    {
+        var result = new SortedDictionary<long, int>();
+        lock (s_lock)
+            foreach (var (size, stack) in s_free)
+                if (stack.Count > 0) result[size] = stack.Count;
+        return result;
+    }
+
     /// <summary>When false, blocks go straight back to the OS (for debugging with native tools).</summary>
     public static bool CachingEnabled { get; set; } = true;
 

@@ -33,11 +33,22 @@ public sealed class Node
 
     internal bool IsFreed => BackwardFn is null;
 
-    /// <summary>Drops the closure and inputs so saved tensors can go.</summary>
+    private List<Tensor>? _release;
+
+    /// <summary>
+    /// Disposes <paramref name="t"/> when this node is freed after its backward (Note [Activations released in backward]):
+    /// the caller promises that nothing reads t once this node and every node after it have run backward.
+    /// </summary>
+    internal void ReleaseAfterBackward(Tensor t) => (_release ??= []).Add(t);
+
+    /// <summary>Drops the closure and inputs so saved tensors can go, and disposes what was handed to <see cref="ReleaseAfterBackward"/>.</summary>
     internal void Free()
     {
         BackwardFn = null;
         Inputs = [];
+        if (_release is null) return;
+        foreach (var t in _release) t.Dispose();
+        _release = null;
     }
 
     public override string ToString() => $"{Name}#{Sequence}";

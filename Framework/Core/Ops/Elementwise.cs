@@ -17,6 +17,24 @@ public static partial class Op
         return Tape.Record(nameof(Add), y, [a, b], dy => [a.RequiresGrad ? dy.Alias() : null, b.RequiresGrad ? dy.Alias() : null]);
     }
 
+    /// <summary>
+    /// a + b written over a; the same value and gradients as <see cref="Add"/>. a must pass <see cref="CanOverwrite"/>,
+    /// and nothing may read a afterwards (Note [In-place ReLU and add]).
+    /// </summary>
+    internal static Tensor AddInPlace(Tensor a, Tensor b)
+    {
+        var backend = Backend.Of(a, b);
+        RequireSameShape("add", a, b);
+        if (!CanOverwrite(a))
+            throw new InvalidOperationException($"add in place: cannot overwrite {a} (made by {a.GradFn?.Name ?? "no op"}; Note [In-place ReLU and add])");
+        var cb = ContiguousNoGrad(b);
+        var y = a.Alias();                // y: a's shape and storage
+        backend.AddInPlace(y, cb);
+        a.MarkOverwritten();
+        DisposeIfCopy(cb, b);
+        return Tape.Record(nameof(Add), y, [a, b], dy => [a.RequiresGrad ? dy.Alias() : null, b.RequiresGrad ? dy.Alias() : null]);
+    }
+
     /// <summary>alpha * x.</summary>
     public static Tensor Scale(Tensor x, double alpha)
     {
