@@ -75,10 +75,18 @@ public static class Init
     /// Draws on the host in the tensor's own dtype (the numbers are computed in double and rounded, so
     /// float32 and float64 weights agree) and copies them to the tensor's device.
     /// </summary>
-    private static void Draw(Tensor t, Action<RandomGenerator, float[]> f32, Action<RandomGenerator, double[]> f64, RandomGenerator? generator)
+    private static void Draw(Tensor t, Action<RandomGenerator, Span<float>> f32, Action<RandomGenerator, Span<double>> f64, RandomGenerator? generator)
     {
         if (!t.IsContiguous) throw new ArgumentException($"initialisers need a contiguous tensor, got {t}");
         var g = generator ?? RandomGenerator.Global;
+        if (t.Device.Type == DeviceType.Cpu)
+        {
+            // Straight into the tensor: a host array as large as VGG's fc6 (411 MB) would stay in the GC heap.
+            if (t.DType == DType.Float64) f64(g, Kiln.Backends.Cpu.CpuBackend.Data<double>(t));
+            else if (t.DType == DType.Float32) f32(g, Kiln.Backends.Cpu.CpuBackend.Data<float>(t));
+            else throw new ArgumentException($"initialisers need a float32 or float64 tensor, got {t.DType.Name()}");
+            return;
+        }
         switch (t.DType)
         {
             case DType.Float64:
