@@ -21,6 +21,9 @@ public sealed class Network : Module
     /// returns it: [0] in training (every head), [1] in evaluation (main head only). See Note [In-place ReLU and add].</summary>
     private readonly int[][] _uses;
     private readonly bool[] _isHead;
+    /// <summary>Per mode ([0] training, [1] evaluation): layer i is a batch norm whose one reader, a ReLU, runs inside it
+    /// (Note [Batch norm with ReLU]); that ReLU layer then hands the fused output on.</summary>
+    private readonly bool[][] _bnWithRelu, _reluInBn;
 
     internal Network(NetworkPlan plan)
     {
@@ -55,6 +58,15 @@ public sealed class Network : Module
             var output = layers[i].OutputShape;
             _mapShape[i] = layers[i].Type is "flatten" or "relu" or "dropout" ? input : output.Length == 3 ? output : [output[0], 1, 1];
         }
+        _bnWithRelu = [new bool[layers.Count], new bool[layers.Count]];
+        _reluInBn = [new bool[layers.Count], new bool[layers.Count]];
+        for (int mode = 0; mode < 2; mode++)
+            for (int j = 0; j < layers.Count; j++)
+            {
+                if (!_needed[j] || (mode == 1 && !_inEval[j]) || layers[j].Type != "relu" || layers[j].InputIds is not [int i] || i < 0) continue;
+                if (_modules[i] is Nn.BatchNorm2d && _uses[mode][i] == 1)
+                    (_bnWithRelu[mode][i], _reluInBn[mode][j]) = (true, true);
+            }
 
         void Mark(int i)
         {
@@ -87,8 +99,10 @@ public sealed class Network : Module
     /// <summary>
     /// ReLU and add layers write over an input that nothing reads afterwards, as torchvision's inplace=True and
     /// <c>out += identity</c> do (Note [In-place ReLU and add]). The same values and gradients, fewer live
-    /// activations; and a training step's backward releases each layer's output once nothing reads it any more (Note
-    /// [Activations released in backward]). On by default; off keeps every layer's output intact until the step ends.
+    /// activations; a batch norm whose one reader is a ReLU runs it inside (Note [Batch norm with ReLU]; its output, as
+    /// <see cref="AfterLayer"/> sees it, is then after the ReLU); and a training step's backward releases each layer's
+    /// output once nothing reads it any more (Note [Activations released in backward]). On by default; off runs every
+    /// layer as written and keeps its output intact until the step ends.
     /// </summary>
     public bool InPlace { get; set; } = true;
 
@@ -196,7 +210,11 @@ public sealed class Network : Module
             for (int j = 0; j < ids.Length; j++) inputs[j] = ids[j] < 0 ? x : values[ids[j]];
             foreach (var t in inputs) pending[t]--;
             long before = Node.LastSequence;
-            values[i] = InPlace ? RunInPlace(i, inputs, pending) ?? _run[i](inputs, training) : _run[i](inputs, training);
+            int mode = allHeads ? 0 : 1;
+            values[i] = !InPlace ? _run[i](inputs, training)
+                : _bnWithRelu[mode][i] ? ((Nn.BatchNorm2d)_modules[i]!).Forward(inputs[0], relu: true)
+                : _reluInBn[mode][i] ? inputs[0]
+                : RunInPlace(i, inputs, pending) ?? _run[i](inputs, training);
             pending[values[i]] = pending.GetValueOrDefault(values[i]) + uses[i];
             AfterLayer?.Invoke(i, values[i]);
             // Note [Activations released in backward]: a value that no head returns goes once the backward of the node

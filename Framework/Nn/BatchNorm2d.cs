@@ -31,7 +31,10 @@ public sealed class BatchNorm2d : Module
     public Tensor RunningMean => Buffer("running_mean");
     public Tensor RunningVar => Buffer("running_var");
 
-    public override Tensor Forward(Tensor x)
+    public override Tensor Forward(Tensor x) => Forward(x, relu: false);
+
+    /// <summary>Batch norm, followed by a ReLU in the same op when <paramref name="relu"/> (Note [Batch norm with ReLU]).</summary>
+    public Tensor Forward(Tensor x, bool relu)
     {
         if (IsTraining)
         {
@@ -40,7 +43,7 @@ public sealed class BatchNorm2d : Module
             _batchesTracked++;
             Backend.Of(counter).Fill(counter, _batchesTracked);
         }
-        return Op.BatchNorm2d(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, IsTraining, Momentum, Eps);
+        return Op.BatchNorm2d(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, IsTraining, Momentum, Eps, relu);
     }
 
     /// <summary>Running mean 0 and variance 1, as at construction (PyTorch's reset_running_stats).</summary>

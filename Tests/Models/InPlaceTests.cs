@@ -137,6 +137,27 @@ public sealed class InPlaceTests
     }
 
     [Fact]
+    public void ABatchNormWhoseOneReaderIsARelu_RunsItInside_AndNoOtherDoes()
+    {
+        using var net = Build("resnet20", 3);
+        var layers = net.Plan.Layers.Select(l => l.Name).ToList();
+        var seen = new Tensor[layers.Count];
+        var copies = new float[layers.Count][];
+        net.AfterLayer = (i, y) => (seen[i], copies[i]) = (y, y.ToArray<float>());   // later layers may write over y
+        using var scope = TensorScope.Begin();
+        net.Train();
+        net.ForwardHeads(Tensor.FromArray(Normal(2 * 3 * 32 * 32, 4), [2, 3, 32, 32]));
+        net.AfterLayer = null;
+        int bn1 = layers.IndexOf("layer1.0.bn1"), relu = bn1 + 1, bn2 = layers.IndexOf("layer1.0.bn2");
+        Assert.Equal("relu", net.Plan.Layers[relu].Type);
+        Assert.Same(seen[bn1], seen[relu]);                       // the ReLU layer hands on the fused output
+        Assert.Equal("BatchNorm2dRelu", seen[bn1].GradFn!.Name);
+        Assert.DoesNotContain(copies[bn1], v => v < 0);
+        Assert.Equal("BatchNorm2d", seen[bn2].GradFn!.Name);      // read by the add: no ReLU of its own
+        Assert.Contains(copies[bn2], v => v < 0);
+    }
+
+    [Fact]
     public void RetainGraph_KeepsEveryValue_SoASecondBackwardGivesTwiceTheGradient()
     {
         using var net = Build(Net, 3);

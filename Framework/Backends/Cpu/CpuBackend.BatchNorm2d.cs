@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -18,6 +20,21 @@ public sealed partial class CpuBackend
     {
         if (IsF32(x)) BatchNormForwardTrainingKernel<float>(x, weight, bias, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
         else if (x.DType == DType.Float64) BatchNormForwardTrainingKernel<double>(x, weight, bias, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
+        else throw Unsupported("batch_norm2d", x);
+    }
+
+    public void BatchNorm2dReluForwardTraining(Tensor x, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
+    {
+        if (IsF32(x)) BatchNormForwardTrainingKernel<float>(x, weight, bias, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, relu: true);
+        else if (x.DType == DType.Float64) BatchNormForwardTrainingKernel<double>(x, weight, bias, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, relu: true);
+        else throw Unsupported("batch_norm2d", x);
+    }
+
+    public void BatchNorm2dReluBackward(Tensor x, Tensor y, Tensor dy, Tensor? weight, Tensor saveMean, Tensor saveInvStd, Tensor? dx, Tensor? dweight, Tensor? dbias)
+    {
+        if (IsF32(x)) BatchNormBackwardKernel<float>(x, dy, weight, saveMean, saveInvStd, null, 0, dx, dweight, dbias, y);
+        else if (x.DType == DType.Float64) BatchNormBackwardKernel<double>(x, dy, weight, saveMean, saveInvStd, null, 0, dx, dweight, dbias, y);
         else throw Unsupported("batch_norm2d", x);
     }
 
@@ -53,7 +70,7 @@ public sealed partial class CpuBackend
     private static T ValueOr<T>(Tensor? t, int c, T fallback) where T : unmanaged => t is null ? fallback : Data<T>(t)[c];
 
     private static void BatchNormForwardTrainingKernel<T>(Tensor x, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
-        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) where T : unmanaged, IFloatingPointIeee754<T>
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = BatchNormShape.Of(x);
         CpuParallel.For(s.C, c =>
@@ -74,7 +91,7 @@ public sealed partial class CpuBackend
                 rm = T.CreateTruncating((1 - momentum) * double.CreateTruncating(rm) + momentum * mean);
                 rv = T.CreateTruncating((1 - momentum) * double.CreateTruncating(rv) + momentum * (squares / (s.PerChannel - 1)));
             }
-            NormalizeChannel<T>(x, y, s, c, mean, invStd, weight, bias);
+            NormalizeChannel<T>(x, y, s, c, mean, invStd, weight, bias, relu);
         });
     }
 
@@ -90,16 +107,23 @@ public sealed partial class CpuBackend
         });
     }
 
-    /// <summary>y = x * a + b on every plane of channel c, with a = weight * invStd and b = bias - mean * a.</summary>
-    private static void NormalizeChannel<T>(Tensor x, Tensor y, BatchNormShape s, int c, double mean, double invStd, Tensor? weight, Tensor? bias)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// y = x * a + b on every plane of channel c, with a = weight * invStd and b = bias - mean * a; then max(y, 0) on the
+    /// plane while it is in cache when <paramref name="relu"/> (Note [Batch norm with ReLU]; ReluForward's operation).
+    /// </summary>
+    private static void NormalizeChannel<T>(Tensor x, Tensor y, BatchNormShape s, int c, double mean, double invStd, Tensor? weight, Tensor? bias,
+        bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double a = double.CreateTruncating(ValueOr(weight, c, T.One)) * invStd;
         double b = double.CreateTruncating(ValueOr(bias, c, T.Zero)) - mean * a;
         var xs = Data<T>(x);
         var ys = Data<T>(y);
         for (int n = 0; n < s.N; n++)
-            AffineCombine<T>(xs.Slice(s.Plane(n, c), s.HW), T.CreateTruncating(a), default, T.Zero, T.CreateTruncating(b), ys.Slice(s.Plane(n, c), s.HW));
+        {
+            var plane = ys.Slice(s.Plane(n, c), s.HW);
+            AffineCombine<T>(xs.Slice(s.Plane(n, c), s.HW), T.CreateTruncating(a), default, T.Zero, T.CreateTruncating(b), plane);
+            if (relu) TensorPrimitives.Max(plane, T.Zero, plane);
+        }
     }
 
     /// <summary>
@@ -108,7 +132,7 @@ public sealed partial class CpuBackend
     /// Evaluation mode (variance given): dx = A dy with invStd from the variance.
     /// </summary>
     private static void BatchNormBackwardKernel<T>(Tensor x, Tensor dy, Tensor? weight, Tensor mean, Tensor? invStdTensor, Tensor? variance,
-        double eps, Tensor? dx, Tensor? dweight, Tensor? dbias) where T : unmanaged, IFloatingPointIeee754<T>
+        double eps, Tensor? dx, Tensor? dweight, Tensor? dbias, Tensor? reluOutput = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = BatchNormShape.Of(x);
         bool training = invStdTensor is not null;
@@ -116,33 +140,63 @@ public sealed partial class CpuBackend
         {
             var xs = Data<T>(x);
             var dys = Data<T>(dy);
-            double m = double.CreateTruncating(Data<T>(mean)[c]);
-            double invStd = training
-                ? double.CreateTruncating(Data<T>(invStdTensor!)[c])
-                : 1 / Math.Sqrt(double.CreateTruncating(Data<T>(variance!)[c]) + eps);
-            double sumDy = 0, sumDyCentered = 0;
-            if (training || dweight is not null || dbias is not null)
-                for (int n = 0; n < s.N; n++)
-                {
-                    var (a, b) = SumAndDotCenteredDouble<T>(dys.Slice(s.Plane(n, c), s.HW), xs.Slice(s.Plane(n, c), s.HW), m);
-                    sumDy += a;
-                    sumDyCentered += b;
-                }
-            if (dbias is not null) Data<T>(dbias)[c] = T.CreateTruncating(sumDy);
-            if (dweight is not null) Data<T>(dweight)[c] = T.CreateTruncating(sumDyCentered * invStd);
-            if (dx is null) return;
-            double scaleDy = double.CreateTruncating(ValueOr(weight, c, T.One)) * invStd;
-            double scaleX = 0, shift = 0;
-            if (training)
+            // With a fused ReLU (Note [Batch norm with ReLU]) each plane of dy is read as dz = y > 0 ? dy : 0: made into dx
+            // by the first pass, which the second then reads and overwrites (same index, so in place is safe); without
+            // dx, into a plane-sized buffer.
+            T[]? masked = reluOutput is null || dx is not null ? null : ArrayPool<T>.Shared.Rent(s.HW);
+            try
             {
-                scaleX = -scaleDy * invStd * invStd * sumDyCentered / s.PerChannel;
-                shift = -scaleX * m - scaleDy * sumDy / s.PerChannel;
+                double m = double.CreateTruncating(Data<T>(mean)[c]);
+                double invStd = training
+                    ? double.CreateTruncating(Data<T>(invStdTensor!)[c])
+                    : 1 / Math.Sqrt(double.CreateTruncating(Data<T>(variance!)[c]) + eps);
+                double sumDy = 0, sumDyCentered = 0;
+                bool dzInDx = reluOutput is not null && dx is not null, sums = training || dweight is not null || dbias is not null;
+                if (sums || dzInDx)
+                    for (int n = 0; n < s.N; n++)
+                    {
+                        ReadOnlySpan<T> dz;
+                        if (dzInDx)
+                        {
+                            var plane = Data<T>(dx!).Slice(s.Plane(n, c), s.HW);
+                            ReluBackwardSpan<T>(Data<T>(reluOutput!).Slice(s.Plane(n, c), s.HW), dys.Slice(s.Plane(n, c), s.HW), plane);
+                            dz = plane;
+                        }
+                        else dz = Dz(dys, reluOutput, s.Plane(n, c), s.HW, masked);
+                        if (!sums) continue;
+                        var (a, b) = SumAndDotCenteredDouble<T>(dz, xs.Slice(s.Plane(n, c), s.HW), m);
+                        sumDy += a;
+                        sumDyCentered += b;
+                    }
+                if (dbias is not null) Data<T>(dbias)[c] = T.CreateTruncating(sumDy);
+                if (dweight is not null) Data<T>(dweight)[c] = T.CreateTruncating(sumDyCentered * invStd);
+                if (dx is null) return;
+                double scaleDy = double.CreateTruncating(ValueOr(weight, c, T.One)) * invStd;
+                double scaleX = 0, shift = 0;
+                if (training)
+                {
+                    scaleX = -scaleDy * invStd * invStd * sumDyCentered / s.PerChannel;
+                    shift = -scaleX * m - scaleDy * sumDy / s.PerChannel;
+                }
+                var dxs = Data<T>(dx);
+                for (int n = 0; n < s.N; n++)
+                    AffineCombine<T>(dzInDx ? dxs.Slice(s.Plane(n, c), s.HW) : dys.Slice(s.Plane(n, c), s.HW), T.CreateTruncating(scaleDy),
+                        xs.Slice(s.Plane(n, c), s.HW), T.CreateTruncating(scaleX), T.CreateTruncating(shift), dxs.Slice(s.Plane(n, c), s.HW));
             }
-            var dxs = Data<T>(dx);
-            for (int n = 0; n < s.N; n++)
-                AffineCombine<T>(dys.Slice(s.Plane(n, c), s.HW), T.CreateTruncating(scaleDy), xs.Slice(s.Plane(n, c), s.HW),
-                    T.CreateTruncating(scaleX), T.CreateTruncating(shift), dxs.Slice(s.Plane(n, c), s.HW));
+            finally
+            {
+                if (masked is not null) ArrayPool<T>.Shared.Return(masked);
+            }
         });
+    }
+
+    /// <summary>The plane of dy at <paramref name="start"/>, or with a fused ReLU its dz = y &gt; 0 ? dy : 0 in <paramref name="masked"/>.</summary>
+    private static ReadOnlySpan<T> Dz<T>(ReadOnlySpan<T> dy, Tensor? reluOutput, int start, int length, T[]? masked) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var plane = dy.Slice(start, length);
+        if (masked is null) return plane;
+        ReluBackwardSpan<T>(Data<T>(reluOutput!).Slice(start, length), plane, masked.AsSpan(0, length));
+        return masked.AsSpan(0, length);
     }
 
     /// <summary>dst = a * u + b * v + c (v ignored when b is 0 or v is empty). SIMD with a scalar tail.</summary>

@@ -76,6 +76,11 @@ public static class OpCases
             x => Op.BatchNorm2d(x[0], x[1], x[2], RunningStats([0.1, -0.2, 0.3], x[0]), RunningStats([0.5, 1.5, 2.0], x[0]), training: false)),
         new("batchnorm2d_eval_noaffine", [In(2, 3, 2, 2)],
             x => Op.BatchNorm2d(x[0], null, null, RunningStats([0.1, -0.2, 0.3], x[0]), RunningStats([0.5, 1.5, 2.0], x[0]), training: false)),
+        // Batch norm with its ReLU inside (Note [Batch norm with ReLU]).
+        new("batchnorm2d_relu_train", [In(3, 2, 2, 3), In(2), In(2)],
+            x => Op.BatchNorm2d(x[0], x[1], x[2], Tensor.Zeros([2], x[0].DType, x[0].Device), Tensor.Ones([2], x[0].DType, x[0].Device), true, 0.1, 1e-5, relu: true)),
+        new("batchnorm2d_relu_eval", [In(2, 3, 2, 2), In(3), In(3)],
+            x => Op.BatchNorm2d(x[0], x[1], x[2], RunningStats([0.1, -0.2, 0.3], x[0]), RunningStats([0.5, 1.5, 2.0], x[0]), false, 0.1, 1e-5, relu: true)),
         new("matmul", [In(3, 4), In(4, 5)], x => Op.MatMul(x[0], x[1])),
         new("matmul_transa", [In(4, 3), In(4, 5)], x => Op.MatMul(x[0], x[1], transA: true)),
         new("matmul_transb", [In(3, 4), In(5, 4)], x => Op.MatMul(x[0], x[1], transB: true)),
