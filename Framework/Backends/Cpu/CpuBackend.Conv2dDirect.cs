@@ -18,7 +18,9 @@ namespace Kiln.Backends.Cpu;
 ///   forward:          y[k, o]  = Σ_c Σ_taps w[k, c, tap] · xpad[c, o + off(tap)]    8 output channels x 32 o in registers
 ///   backward data:    the forward of dy padded by dil*(R-1) - pad with the filter flipped and transposed (stride 1)
 ///   backward weights: dw[k, c, tap] = Σ_n Σ_o dyflat[n, k, o] · xpad[n, c, o + off(tap)], dyflat zero where q >= Q;
-///                     3 output channels x 9 taps in registers, summed over o in vectors and over images in order
+///                     3 output channels x 9 (channel, tap) pairs in registers (every tap is an offset from the
+///                     image's first padded plane, so a block may span channels), summed over o in vectors and over
+///                     images in order
 /// Compared with im2col + GEMM, the column matrix (9x the input) is never written, packed and read again, and
 /// the FMA units are fed from L1 even with 16 channels, where the per-image GEMM is too small to run well.
 /// Every output element is a fixed sum independent of the batch split and the thread count (forward and backward
@@ -364,7 +366,7 @@ public sealed unsafe partial class CpuBackend
     /// dw (K, C, R, S) for a stride-1 convolution: see Note [Flat direct convolution]. Images are padded a batch at a
     /// time (about 8 MiB of padded x and flat dy), not the whole mini-batch at once, to keep peak memory down.
     /// </summary>
-    private static void DirectBackwardWeights(in ConvGeometry g, float* x, float* dy, float* dw)
+    private static void DirectBackwardWeights(in ConvGeometry g, float* x, float* dy, float* dw, Func<int, int, bool>? tapUsed = null)
     {
         var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
         int vectors = (f.Flat + 15) / 16;
@@ -376,53 +378,66 @@ public sealed unsafe partial class CpuBackend
             return;
         }
         long plane = f.Plane;
+        // The (input channel, tap) pairs to compute, in chunks of 9 for the register block: a chunk may span two
+        // channels, since every tap is an offset from the image's first padded plane. With tapUsed (the phase-split
+        // stems' zero taps, Note [Phase-split stem convolution]) the others are skipped and their dw left unwritten.
+        var entries = new List<(int C, int Tap)>(c * taps);
+        for (int ci = 0; ci < c; ci++)
+            for (int t = 0; t < taps; t++)
+                if (tapUsed is null || tapUsed(ci, t)) entries.Add((ci, t));
+        if (entries.Count == 0) return;
         // Register passes read three dy planes per image.
         var (group, batch) = WeightGradBatches(n, 3 * dyPlane * sizeof(float), ((long)c * plane + (long)k * dyPlane) * sizeof(float));
-        int kBlocks = (k + 2) / 3, tapChunks = (taps + 8) / 9, items = kBlocks * tapChunks;
+        // An item is a k block and a run of chunks, walked image group by image group so the block's dy planes stay in
+        // cache across its chunks: as many runs as a channel has chunks of taps (1 for 3x3), as the items were when a
+        // chunk never spanned two channels.
+        int kBlocks = (k + 2) / 3, chunks = (entries.Count + 8) / 9, runs = Math.Min(chunks, (taps + 8) / 9), items = kBlocks * runs;
+        var offsets = new int[chunks * 9];   // per chunk slot: the entry's offset from the image's first plane
+        for (int e = 0; e < chunks * 9; e++)
+        {
+            var (ci, t) = entries[Math.Min(e, entries.Count - 1)];   // a short last chunk repeats its last entry
+            offsets[e] = checked((int)(ci * plane + f.Offsets[t]));
+        }
         float* xpad = (float*)RentScratch<float>((long)batch * c * plane, out long xBytes);
         float* dyFlat = (float*)RentScratch<float>((long)batch * k * dyPlane, out long dBytes);
-        float* allSums = (float*)RentScratch<float>((long)items * c * 27, out long sBytes);   // per item (C, 3, 9)
+        float* allSums = (float*)RentScratch<float>((long)kBlocks * chunks * 27, out long sBytes);   // per (k block, chunk): (3 k, 9 entries)
         try
         {
-            new Span<float>(allSums, items * c * 27).Clear();
-            var offsets = f.Offsets;
+            new Span<float>(allSums, kBlocks * chunks * 27).Clear();
             nint px = (nint)xpad, pd = (nint)dyFlat, ps = (nint)allSums;
             for (int b0 = 0; b0 < n; b0 += batch)
             {
                 int inBatch = Math.Min(batch, n - b0);
                 PadPlanes(x + (long)b0 * c * g.HW, (long)inBatch * c, f, xpad);
                 PadPlanes(dy + (long)b0 * k * g.PQ, (long)inBatch * k, g.P, g.Q, 0, 0, f.Wp, dyPlane, dyFlat);
-                // Items: (k block of 3, tap chunk of 9); each owns its dw elements, so no partial sums cross items.
+                // Items: (k block of 3, chunk of 9 entries); each owns its dw elements, so no partial sums cross items.
                 CpuParallel.For(items, item =>
                 {
-                    int kb = item / tapChunks, chunk = item % tapChunks;
-                    int* off = stackalloc int[9];
-                    int t0 = chunk * 9, tn = Math.Min(9, taps - t0);
-                    for (int t = 0; t < 9; t++) off[t] = offsets[t0 + Math.Min(t, tn - 1)];   // a short chunk repeats its last tap
+                    int kb = item / runs, run = item % runs, chunk0 = chunks * run / runs, chunk1 = chunks * (run + 1) / runs;
                     int* kIdx = stackalloc int[3];
                     for (int kk = 0; kk < 3; kk++) kIdx[kk] = Math.Min(kb * 3 + kk, k - 1);  // a short block repeats its last k
-                    float* sums = (float*)ps + (long)item * c * 27;
-                    for (int g0 = 0; g0 < inBatch; g0 += group)
-                    {
-                        int images = Math.Min(group, inBatch - g0);
-                        for (int ci = 0; ci < c; ci++)
+                    fixed (int* allOff = offsets)
+                        for (int g0 = 0; g0 < inBatch; g0 += group)
                         {
-                            float* xc = (float*)px + ((long)g0 * c + ci) * plane;
+                            int images = Math.Min(group, inBatch - g0);
                             float* d0 = (float*)pd + ((long)g0 * k + kIdx[0]) * dyPlane;
-                            Block3x9(d0, (kIdx[1] - kIdx[0]) * dyPlane, (kIdx[2] - kIdx[0]) * dyPlane, k * dyPlane,
-                                     xc, c * plane, images, off, vectors, sums + ci * 27);
+                            for (int chunk = chunk0; chunk < chunk1; chunk++)
+                                Block3x9(d0, (kIdx[1] - kIdx[0]) * dyPlane, (kIdx[2] - kIdx[0]) * dyPlane, k * dyPlane,
+                                         (float*)px + (long)g0 * c * plane, c * plane, images, allOff + chunk * 9, vectors,
+                                         (float*)ps + ((long)kb * chunks + chunk) * 27);
                         }
-                    }
                 });
             }
-            for (int item = 0; item < items; item++)
+            for (int block = 0; block < kBlocks * chunks; block++)
             {
-                int kb = item / tapChunks, t0 = item % tapChunks * 9, tn = Math.Min(9, taps - t0);
-                float* sums = allSums + (long)item * c * 27;
-                for (int ci = 0; ci < c; ci++)
-                    for (int kk = 0; kk < 3 && kb * 3 + kk < k; kk++)
-                        for (int t = 0; t < tn; t++)
-                            dw[((long)(kb * 3 + kk) * c + ci) * taps + t0 + t] = sums[ci * 27 + kk * 9 + t];
+                int kb = block / chunks, e0 = block % chunks * 9, en = Math.Min(9, entries.Count - e0);
+                float* sums = allSums + (long)block * 27;
+                for (int kk = 0; kk < 3 && kb * 3 + kk < k; kk++)
+                    for (int e = 0; e < en; e++)
+                    {
+                        var (ci, t) = entries[e0 + e];
+                        dw[((long)(kb * 3 + kk) * c + ci) * taps + t] = sums[kk * 9 + e];
+                    }
             }
         }
         finally

@@ -12,7 +12,9 @@ namespace Kiln.Backends.Cpu;
 /// im2col's strided gathers and a short GEMM (K = 64) slow, and the zero taps cost little: AlexNet's 11x11/4 becomes
 /// 48 channels of 3x3 (144 taps for 121), ResNet's and GoogLeNet's 7x7/2 12 channels of 4x4 (64 for 49). A 3x3/2 layer
 /// would compute 16 taps for 9 and stays on im2col. Forward and the weight gradient use it (the stems' backward
-/// data is never needed); the weight gradient of the phase filter is gathered back, dropping the zero taps.
+/// data is never needed); the weight gradient of the phase filter is gathered back, dropping the zero taps. On the direct
+/// path the weight gradient does not compute them at all: its register block takes any 9 (channel, tap) pairs, so the
+/// 121 real taps of AlexNet's stem fill 14 blocks instead of 16 (2026-11-26, batch 16, 2 threads: 21.6 -> 18.7-19.1 ms).
 /// </summary>
 public sealed unsafe partial class CpuBackend
 {
@@ -64,7 +66,16 @@ public sealed unsafe partial class CpuBackend
         try
         {
             SplitPhases(g, g1, x, xs);
-            BackwardWeightsF32(g1, xs, dy, dws);
+            // The direct path skips the zero taps (11x11/4: 121 of the phases' 144), the others compute and drop them.
+            var geometry = g;
+            int geometry1S = g1.S;
+            if (PathFor(g1, weights: true) == ConvPathKind.Direct)
+                DirectBackwardWeights(g1, xs, dy, dws, (c1, tap) =>
+                {
+                    var (_, r, t) = PhaseTap(geometry, c1, tap / geometry1S, tap % geometry1S);
+                    return r < geometry.R && t < geometry.S;
+                });
+            else BackwardWeightsF32(g1, xs, dy, dws);
             // Every real tap appears once among the phase taps; the zero taps' gradients are dropped.
             for (int k = 0; k < g.K; k++)
                 for (int c1 = 0; c1 < g1.C; c1++)

@@ -13,7 +13,7 @@ public sealed class ConvDirectTests
     [InlineData(3, 5, 11, 9, 7, 3, 3, 1, 1, 1)]      // odd sizes, K neither a multiple of 8 nor of 3
     [InlineData(1, 1, 1, 1, 2, 3, 3, 1, 1, 1)]       // one channel, a 1x2 map smaller than the filter's padding
     [InlineData(2, 3, 17, 8, 8, 3, 3, 0, 0, 1)]      // no padding
-    [InlineData(2, 4, 9, 10, 12, 5, 5, 2, 2, 1)]     // 5x5: three tap chunks, the last short
+    [InlineData(2, 4, 9, 10, 12, 5, 5, 2, 2, 1)]     // 5x5: 25 taps per channel, register blocks of 9 (channel, tap) pairs span channels
     [InlineData(2, 6, 8, 11, 9, 3, 3, 2, 2, 2)]      // dilation 2
     [InlineData(2, 3, 4, 6, 13, 1, 3, 0, 1, 1)]      // 1x3 filter, padding in width only
     [InlineData(2, 8, 24, 7, 7, 3, 3, 1, 1, 1)]      // ResNet-18's last stage: a 7x7 map
