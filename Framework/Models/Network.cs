@@ -199,7 +199,8 @@ public sealed class Network : Module
         bool training = IsTraining;
         var values = new Tensor[_run.Length];
         var layers = Plan.Layers;
-        var uses = _uses[allHeads ? 0 : 1];
+        int mode = allHeads ? 0 : 1;   // [0] training with every head, [1] evaluation
+        var uses = _uses[mode];
         // Reads still to come of each value, by object: a layer may hand on its input itself (a one-input concat).
         var pending = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance) { [x] = int.MaxValue / 2 };   // never overwrite the caller's input
         for (int i = 0; i < _run.Length; i++)
@@ -210,7 +211,6 @@ public sealed class Network : Module
             for (int j = 0; j < ids.Length; j++) inputs[j] = ids[j] < 0 ? x : values[ids[j]];
             foreach (var t in inputs) pending[t]--;
             long before = Node.LastSequence;
-            int mode = allHeads ? 0 : 1;
             values[i] = !InPlace ? _run[i](inputs, training)
                 : _bnWithRelu[mode][i] ? ((Nn.BatchNorm2d)_modules[i]!).Forward(inputs[0], relu: true)
                 : _reluInBn[mode][i] ? inputs[0]
