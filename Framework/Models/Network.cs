@@ -201,8 +201,10 @@ public sealed class Network : Module
         var layers = Plan.Layers;
         int mode = allHeads ? 0 : 1;   // [0] training with every head, [1] evaluation
         var uses = _uses[mode];
-        // Reads still to come of each value, by object: a layer may hand on its input itself (a one-input concat).
-        var pending = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance) { [x] = int.MaxValue / 2 };   // never overwrite the caller's input
+        // Reads of each value, by object (a layer may hand on its input itself, a one-input concat): still to come, and in
+        // all. The caller's input is never written over.
+        var pending = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance) { [x] = int.MaxValue / 2 };
+        var reads = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance) { [x] = int.MaxValue / 2 };
         for (int i = 0; i < _run.Length; i++)
         {
             if (!_needed[i] || (!allHeads && !_inEval[i])) continue;
@@ -214,8 +216,9 @@ public sealed class Network : Module
             values[i] = !InPlace ? _run[i](inputs, training)
                 : _bnWithRelu[mode][i] ? ((Nn.BatchNorm2d)_modules[i]!).Forward(inputs[0], relu: true)
                 : _reluInBn[mode][i] ? inputs[0]
-                : RunInPlace(i, inputs, pending) ?? _run[i](inputs, training);
+                : RunInPlace(i, inputs, pending, reads) ?? _run[i](inputs, training);
             pending[values[i]] = pending.GetValueOrDefault(values[i]) + uses[i];
+            reads[values[i]] = reads.GetValueOrDefault(values[i]) + uses[i];
             AfterLayer?.Invoke(i, values[i]);
             // Note [Activations released in backward]: a value that no head returns goes once the backward of the node
             // that made it has run. Layers that hand on an input unchanged made no node of their own.
@@ -227,12 +230,14 @@ public sealed class Network : Module
 
     /// <summary>
     /// A ReLU or two-input add layer written over an input that no later layer or head reads (its count in
-    /// <paramref name="pending"/>, this layer's reads already taken off, is 0) and that autograd lets be overwritten
-    /// (Op.CanOverwrite); null when the layer is of another type or no input qualifies. Note [In-place ReLU and add].
+    /// <paramref name="pending"/>, this layer's reads already taken off, is 0), that no earlier layer read either when a
+    /// graph is recorded (that layer's backward may read it: a convolution or batch norm reads its input), and that
+    /// autograd lets be overwritten (Op.CanOverwrite); null when the layer is of another type or no input qualifies.
+    /// Note [In-place ReLU and add].
     /// </summary>
-    private Tensor? RunInPlace(int i, Tensor[] inputs, Dictionary<Tensor, int> pending)
+    private Tensor? RunInPlace(int i, Tensor[] inputs, Dictionary<Tensor, int> pending, Dictionary<Tensor, int> reads)
     {
-        bool Free(Tensor t) => pending[t] == 0 && Op.CanOverwrite(t);
+        bool Free(Tensor t) => pending[t] == 0 && (t.GradFn is null || reads[t] == 1) && Op.CanOverwrite(t);
         switch (Plan.Layers[i].Type)
         {
             case "relu" when Free(inputs[0]):

@@ -36,8 +36,10 @@ public static partial class Op
     // torchvision writes these in place (ReLU(inplace=True), out += identity), which is where much of
     // PyTorch's lower peak memory comes from: ResNet-50 keeps 6 activations per bottleneck block, not 10.
     // ReluInPlace and AddInPlace write into their first input instead. That is only right when (a) no other
-    // consumer reads the input afterwards, which the caller knows (Network.Run counts the remaining uses
-    // of each value), and (b) the input's own backward does not read it, which CanOverwrite checks here:
+    // consumer reads the input, neither later in the forward pass nor in its backward (a convolution or batch
+    // norm that read it earlier reads it again there), which the caller knows (Network.Run counts the reads of
+    // each value: with a graph, only a value's one reader may write over it), and (b) the op that made it does
+    // not read it in backward either, which CanOverwrite checks here:
     // the op that produced it must be one whose backward reads only its inputs (Conv2d, Linear,
     // BatchNorm2d, Add) or there is no graph at all, and no other tensor may share its storage, except
     // tensors already written over (Storage.OverwrittenRefs: an add in place, then a ReLU in place). The
