@@ -17,6 +17,26 @@ public sealed class MaxPool2dForwardTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]   // float32 and float64 take Note [1x1 pooling]'s sampling path
+    public void MaxPool2d_1x1Stride2_SamplesEveryOtherPixel_AndRoutesDyBackThere(int dtypeCase)
+    {
+        using var scope = TensorScope.Begin();
+        var dtype = dtypeCase == 1 ? DType.Float32 : DType.Float64;
+        var x = Tensor.FromArray(Range(2 * 5 * 4), [1, 2, 5, 4]).To(dtype);   // (N, C, H, W)
+        x.RequiresGrad = true;
+        var y = Op.MaxPool2d(x, 1, 2);                                        // (1, 2, 3, 2)
+        Assert.Equal([1, 2, 3, 2], y.Shape.ToArray());
+        Assert.Equal([1.0, 3, 9, 11, 17, 19, 21, 23, 29, 31, 37, 39], y.To(DType.Float64).ToArray<double>());
+        Op.Sum(Op.Mul(y, Tensor.FromArray(Range(12, 100), [1, 2, 3, 2]).To(dtype))).Backward();
+        var dx = x.Grad!.To(DType.Float64).ToArray<double>();
+        var expected = new double[40];
+        int[] sampled = [0, 2, 8, 10, 16, 18, 20, 22, 28, 30, 36, 38];
+        for (int i = 0; i < sampled.Length; i++) expected[sampled[i]] = 100 + i;
+        Assert.Equal(expected, dx);
+    }
+
+    [Theory]
     [InlineData(112, 3, 2, 0, true, 56)]  // GoogLeNet pool1 (Caffe rounds up)
     [InlineData(112, 3, 2, 0, false, 55)]
     [InlineData(56, 3, 2, 0, true, 28)]   // GoogLeNet pool2

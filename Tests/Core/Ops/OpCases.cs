@@ -47,6 +47,8 @@ public static class OpCases
         new("maxpool2d_k2s2_ceil_odd", [In(Sampling.Distinct, 1, 2, 5, 7)], x => Op.MaxPool2d(x[0], 2, 2, ceilMode: true)),
         new("maxpool2d_k3s1_p1", [In(Sampling.Distinct, 1, 2, 5, 6)], x => Op.MaxPool2d(x[0], 3, 1, 1)),
         new("maxpool2d_k3s2_p1_ceil", [In(Sampling.Distinct, 1, 2, 6, 7)], x => Op.MaxPool2d(x[0], 3, 2, 1, ceilMode: true)),
+        new("maxpool2d_k1s2_sample", [In(2, 3, 7, 6)], x => Op.MaxPool2d(x[0], 1, 2)),              // Note [1x1 pooling]
+        new("maxpool2d_k1s3_ceil_sample", [In(1, 2, 8, 7)], x => Op.MaxPool2d(x[0], 1, 3, ceilMode: true)),
         new("avgpool2d_k2s2", [In(2, 2, 4, 6)], x => Op.AvgPool2d(x[0], 2, 2)),
         new("avgpool2d_k3s2_p1", [In(1, 2, 7, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1)),
         new("avgpool2d_k3s2_p1_excludepad", [In(1, 2, 7, 7)], x => Op.AvgPool2d(x[0], 3, 2, 1, countIncludePad: false)),
