@@ -31,7 +31,7 @@ public sealed class ConvDirectTests
         var dy = Random(yShape, 4);
         var backend = CpuBackend.Instance;
 
-        double[][] Run(DType dtype, CpuBackend.ConvPathKind? path)
+        double[][] Run(DType dtype, CpuBackend.ConvPathKind? path, bool? stacked = null)
         {
             var (x1, w1, b1, dy1) = (x.To(dtype), wt.To(dtype), bias.To(dtype), dy.To(dtype));
             var y = Tensor.Zeros(yShape, dtype);
@@ -40,6 +40,7 @@ public sealed class ConvDirectTests
             CpuBackend.ForceConvPath = path;
             CpuBackend.DirectBandBytes = bandBlocks * c * 32 * sizeof(float);
             CpuBackend.DirectWeightBatchImages = weightBatch;
+            CpuBackend.ForceStackedWeightGrad = stacked;
             try
             {
                 backend.Conv2dForward(x1, w1, b1, y, p);
@@ -51,6 +52,7 @@ public sealed class ConvDirectTests
                 CpuBackend.ForceConvPath = null;
                 CpuBackend.DirectBandBytes = 0;
                 CpuBackend.DirectWeightBatchImages = 0;
+                CpuBackend.ForceStackedWeightGrad = null;
             }
             return [.. new[] { y, dx, dw }.Select(t => t.To(DType.Float64).ToArray<double>())];
         }
@@ -58,15 +60,17 @@ public sealed class ConvDirectTests
         var reference = Run(DType.Float64, null);
         var im2col = Run(DType.Float32, CpuBackend.ConvPathKind.Im2Col);
         string[] names = ["forward", "backward data", "backward weights"];
-        // Winograd where it applies (3 filter rows, no dilation), else direct: Note [Row Winograd].
-        foreach (var path in new[] { CpuBackend.ConvPathKind.Direct, CpuBackend.ConvPathKind.RowWinograd })
+        // Winograd where it applies (3 filter rows, no dilation), else direct: Note [Row Winograd]. The direct weight
+        // gradient with the images apart and stacked (Note [Stacked weight gradient]; stacking needs padH <= dil*(R-1)).
+        foreach (var (path, stacked) in new (CpuBackend.ConvPathKind, bool?)[]
+                 { (CpuBackend.ConvPathKind.Direct, false), (CpuBackend.ConvPathKind.Direct, true), (CpuBackend.ConvPathKind.RowWinograd, null) })
         {
-            var fast = Run(DType.Float32, path);
+            var fast = Run(DType.Float32, path, stacked);
             for (int i = 0; i < 3; i++)
             {
                 double scale = reference[i].Max(Math.Abs), err = MaxDiff(fast[i], reference[i]), im2colErr = MaxDiff(im2col[i], reference[i]);
-                Assert.True(err <= 1e-5 * scale, $"{path} {names[i]}: off by {err:G3} (values up to {scale:G3})");
-                Assert.True(err <= 4 * im2colErr + 1e-6 * scale, $"{path} {names[i]}: off by {err:G3}, im2col by {im2colErr:G3}");
+                Assert.True(err <= 1e-5 * scale, $"{path} (stacked {stacked}) {names[i]}: off by {err:G3} (values up to {scale:G3})");
+                Assert.True(err <= 4 * im2colErr + 1e-6 * scale, $"{path} (stacked {stacked}) {names[i]}: off by {err:G3}, im2col by {im2colErr:G3}");
             }
         }
     }
@@ -85,7 +89,7 @@ public sealed class ConvDirectTests
         var bias = Random([k], 9);
         var yShape = p.OutputShape(x.Shape, wt.Shape);
         var dy = Random(yShape, 10);
-        double[][] Run(DType dtype, CpuBackend.ConvPathKind? path)
+        double[][] Run(DType dtype, CpuBackend.ConvPathKind? path, bool? stacked = null)
         {
             var y = Tensor.Zeros(yShape, dtype);
             var dw = Tensor.Zeros(wt.Shape.ToArray(), dtype);
