@@ -79,28 +79,27 @@ public static class Init
     {
         if (!t.IsContiguous) throw new ArgumentException($"initialisers need a contiguous tensor, got {t}");
         var g = generator ?? RandomGenerator.Global;
-        if (t.Device.Type == DeviceType.Cpu)
-        {
-            // Straight into the tensor: a host array as large as VGG's fc6 (411 MB) would stay in the GC heap.
-            if (t.DType == DType.Float64) f64(g, Kiln.Backends.Cpu.CpuBackend.Data<double>(t));
-            else if (t.DType == DType.Float32) f32(g, Kiln.Backends.Cpu.CpuBackend.Data<float>(t));
-            else throw new ArgumentException($"initialisers need a float32 or float64 tensor, got {t.DType.Name()}");
-            return;
-        }
         switch (t.DType)
         {
-            case DType.Float64:
-                var d = new double[t.NumElements];
-                f64(g, d);
-                Backend.Of(t).CopyFromHost(MemoryMarshal.AsBytes(d.AsSpan()), t);
-                break;
-            case DType.Float32:
-                var f = new float[t.NumElements];
-                f32(g, f);
-                Backend.Of(t).CopyFromHost(MemoryMarshal.AsBytes(f.AsSpan()), t);
-                break;
-            default:
-                throw new ArgumentException($"initialisers need a float32 or float64 tensor, got {t.DType.Name()}");
+            case DType.Float64: DrawInto(t, g, f64); break;
+            case DType.Float32: DrawInto(t, g, f32); break;
+            default: throw new ArgumentException($"initialisers need a float32 or float64 tensor, got {t.DType.Name()}");
         }
+    }
+
+    /// <summary>
+    /// Draws straight into a host tensor (a host array as large as VGG's fc6, 411 MB, would stay in the GC heap), or
+    /// into a host array that is then copied to the tensor's device.
+    /// </summary>
+    private static void DrawInto<T>(Tensor t, RandomGenerator g, Action<RandomGenerator, Span<T>> draw) where T : unmanaged
+    {
+        if (t.Device.Type == DeviceType.Cpu)
+        {
+            draw(g, Kiln.Backends.Cpu.CpuBackend.Data<T>(t));
+            return;
+        }
+        var host = new T[t.NumElements];
+        draw(g, host);
+        Backend.Of(t).CopyFromHost(MemoryMarshal.AsBytes(host.AsSpan()), t);
     }
 }
