@@ -368,8 +368,11 @@ public sealed unsafe partial class CpuBackend
     /// <summary>
     /// dw (K, C, R, S) for a stride-1 convolution: see Note [Flat direct convolution]. Images are padded a batch at a
     /// time (about 8 MiB of padded x and flat dy), not the whole mini-batch at once, to keep peak memory down.
+    /// With prepareX(n0, count, planeLength, dst), that lays out images [n0, n0 + count) itself (the phase-split stems)
+    /// and x is not read.
     /// </summary>
-    private static void DirectBackwardWeights(in ConvGeometry g, float* x, float* dy, float* dw, Func<int, int, bool>? tapUsed = null)
+    private static void DirectBackwardWeights(in ConvGeometry g, float* x, float* dy, float* dw, Func<int, int, bool>? tapUsed = null,
+        PrepareFlatX? prepareX = null)
     {
         var f = new FlatPlan(g.H, g.W, g.PadH, g.PadW, g.R, g.S, g.DilationH, g.DilationW);
         int vectors = (f.Flat + 15) / 16;
@@ -401,7 +404,7 @@ public sealed unsafe partial class CpuBackend
         // understood), so only maps of up to 128 flat positions (8x8: 72) are stacked; 512 ch 7x7 stays on im2col
         // (22.6 ms against 29.7 stacked).
         int period = g.H + g.PadH;
-        bool stacked = (ForceStackedWeightGrad ?? f.Flat <= StackedWeightGradMaxFlat) && g.PadH <= g.DilationH * (g.R - 1);
+        bool stacked = (ForceStackedWeightGrad ?? f.Flat <= StackedWeightGradMaxFlat) && g.PadH <= g.DilationH * (g.R - 1) && prepareX is null;
         long xChannel = plane, dyChannel = dyPlane;     // from one channel's plane to the next
         int blockVectors = vectors;
         if (stacked)
@@ -440,7 +443,8 @@ public sealed unsafe partial class CpuBackend
                 }
                 else
                 {
-                    PadPlanes(x + (long)b0 * c * g.HW, (long)inBatch * c, f, xpad);
+                    if (prepareX is not null) prepareX(b0, inBatch, plane, xpad);
+                    else PadPlanes(x + (long)b0 * c * g.HW, (long)inBatch * c, f, xpad);
                     PadPlanes(dy + (long)b0 * k * g.PQ, (long)inBatch * k, g.P, g.Q, 0, 0, f.Wp, dyPlane, dyFlat);
                 }
                 // Items: (k block of 3, chunk of 9 entries); each owns its dw elements, so no partial sums cross items.
@@ -486,6 +490,9 @@ public sealed unsafe partial class CpuBackend
             ReturnScratch(xpad, xBytes);
         }
     }
+
+    /// <summary>Lays out images [n0, n0 + count) of a weight gradient's input as flat planes of planeLength floats at dst.</summary>
+    private delegate void PrepareFlatX(int n0, int count, long planeLength, float* dst);
 
     /// <summary>Flat positions per image (P*Wp) up to which the weight gradient stacks images (Note [Stacked weight gradient]).</summary>
     private const int StackedWeightGradMaxFlat = 128;

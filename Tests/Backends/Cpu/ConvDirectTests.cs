@@ -79,7 +79,10 @@ public sealed class ConvDirectTests
     [InlineData(2, 3, 8, 32, 32, 7, 2, 3)]      // ResNet's stem: 12 channels of 4x4 phases
     [InlineData(2, 3, 5, 37, 35, 11, 4, 2)]     // AlexNet's stem, odd sizes: 48 channels of 3x3 phases (row Winograd)
     [InlineData(1, 2, 3, 9, 10, 7, 2, 0)]       // no padding; the phases run past the input
-    public void PhaseSplitStem_MatchesFloat64_AsWellAsIm2Col(int n, int c, int k, int h, int w, int r, int stride, int pad)
+    [InlineData(3, 3, 4, 67, 71, 11, 4, 2)]     // phase rows of 19: the vector de-interleave with an overlapping last vector
+    [InlineData(3, 3, 4, 67, 71, 11, 4, 2, 2)]  // ... and the weight gradient splitting 2 images, then 1
+    [InlineData(2, 2, 3, 40, 45, 7, 2, 5, 1)]   // padding wider than the stride; stride 2, rows of 26; an image at a time
+    public void PhaseSplitStem_MatchesFloat64_AsWellAsIm2Col(int n, int c, int k, int h, int w, int r, int stride, int pad, int weightBatch = 0)
     {
         // Note [Phase-split stem convolution]: forward and weight gradient against float64 and the float32 im2col path.
         using var scope = TensorScope.Begin();
@@ -94,12 +97,17 @@ public sealed class ConvDirectTests
             var y = Tensor.Zeros(yShape, dtype);
             var dw = Tensor.Zeros(wt.Shape.ToArray(), dtype);
             CpuBackend.ForceConvPath = path;
+            CpuBackend.DirectWeightBatchImages = weightBatch;
             try
             {
                 CpuBackend.Instance.Conv2dForward(x.To(dtype), wt.To(dtype), bias.To(dtype), y, p);
                 CpuBackend.Instance.Conv2dBackwardWeights(x.To(dtype), dy.To(dtype), dw, null, p);
             }
-            finally { CpuBackend.ForceConvPath = null; }
+            finally
+            {
+                CpuBackend.ForceConvPath = null;
+                CpuBackend.DirectWeightBatchImages = 0;
+            }
             return [y.To(DType.Float64).ToArray<double>(), dw.To(DType.Float64).ToArray<double>()];
         }
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "phases" : "im2col", CpuBackend.ConvPath(x.Shape, wt.Shape, p).Split('+')[0]);
