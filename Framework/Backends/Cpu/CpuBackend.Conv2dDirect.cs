@@ -18,9 +18,9 @@ namespace Kiln.Backends.Cpu;
 ///   forward:          y[k, o]  = Σ_c Σ_taps w[k, c, tap] · xpad[c, o + off(tap)]    8 output channels x 32 o in registers
 ///   backward data:    the forward of dy padded by dil*(R-1) - pad with the filter flipped and transposed (stride 1)
 ///   backward weights: dw[k, c, tap] = Σ_n Σ_o dyflat[n, k, o] · xpad[n, c, o + off(tap)], dyflat zero where q >= Q;
-///                     3 output channels x 9 (channel, tap) pairs in registers (every tap is an offset from the
+///                     4 output channels x 6 (channel, tap) pairs in registers (every tap is an offset from the
 ///                     image's first padded plane, so a block may span channels), summed over o in vectors and over
-///                     images in order
+///                     images in order (Block4x6)
 /// Compared with im2col + GEMM, the column matrix (9x the input) is never written, packed and read again, and
 /// the FMA units are fed from L1 even with 16 channels, where the per-image GEMM is too small to run well.
 /// Every output element is a fixed sum independent of the batch split and the thread count (forward and backward
@@ -90,9 +90,12 @@ public sealed unsafe partial class CpuBackend
     {
         if (!DirectConvApplies(g)) return ConvPathKind.Im2Col;
         var chosen = ForceConvPath ?? EnvConvPath.Value ?? (!DirectConvPays(g, weights) ? ConvPathKind.Im2Col
-            // The Winograd weight gradient reads V (twice the input) once per 2 output channels: it only paid with 16
-            // channels (one thread, batch 128, 32x32: 7.2 -> 6.2 ms; 64 ch 8x8: 9.2 -> 10.9; 64 ch 56x56: 38.9 -> 45.4).
-            : !weights || (g.C <= 16 && g.K <= 16) ? ConvPathKind.RowWinograd : ConvPathKind.Direct);
+            // The Winograd weight gradient reads V (twice the input) once per 2 output channels: it paid only with 16
+            // channels on one thread (batch 128, 32x32: 7.2 -> 6.2 ms; 64 ch 8x8: 9.2 -> 10.9; 64 ch 56x56: 38.9 -> 45.4),
+            // and since the direct path's 4x6 block it loses there on two threads (2026-11-26: 3.9-4.4 against 3.7-4.0 ms)
+            // while winning by about as much on one (5.8-6.0 against 6.4-6.7). The choice may not depend on the thread
+            // count (Note [Deterministic CPU]), so the weight gradient is direct: it scales, Winograd is bandwidth-bound.
+            : !weights ? ConvPathKind.RowWinograd : ConvPathKind.Direct);
         // The weight gradient's Winograd kernel holds 3 filter columns in registers.
         if (chosen == ConvPathKind.RowWinograd && (!RowWinogradApplies(g) || (weights && g.S != 3))) chosen = ConvPathKind.Direct;
         return chosen;
@@ -384,7 +387,7 @@ public sealed unsafe partial class CpuBackend
             return;
         }
         long plane = f.Plane;
-        // The (input channel, tap) pairs to compute, in chunks of 9 for the register block: a chunk may span two
+        // The (input channel, tap) pairs to compute, in chunks of WgE for the register block: a chunk may span two
         // channels, since every tap is an offset from the image's first padded plane. With tapUsed (the phase-split
         // stems' zero taps, Note [Phase-split stem convolution]) the others are skipped and their dw left unwritten.
         var entries = new List<(int C, int Tap)>(c * taps);
@@ -392,8 +395,8 @@ public sealed unsafe partial class CpuBackend
             for (int t = 0; t < taps; t++)
                 if (tapUsed is null || tapUsed(ci, t)) entries.Add((ci, t));
         if (entries.Count == 0) return;
-        // Register passes read three dy planes per image.
-        var (group, batch) = WeightGradBatches(n, 3 * dyPlane * sizeof(float), ((long)c * plane + (long)k * dyPlane) * sizeof(float));
+        // Register passes read WgK dy planes per image.
+        var (group, batch) = WeightGradBatches(n, WgK * dyPlane * sizeof(float), ((long)c * plane + (long)k * dyPlane) * sizeof(float));
 
         // Note [Stacked weight gradient]: on small maps an image gives the register block only a few vectors (8x8: 5),
         // so a batch's images are laid one under the other in one tall plane per channel, sharing their padding rows
@@ -417,21 +420,21 @@ public sealed unsafe partial class CpuBackend
             group = batch;
         }
         // An item is a k block and a run of chunks, walked image group by image group so the block's dy planes stay in
-        // cache across its chunks: as many runs as a channel has chunks of taps (1 for 3x3), as the items were when a
-        // chunk never spanned two channels.
-        int kBlocks = (k + 2) / 3, chunks = (entries.Count + 8) / 9, runs = Math.Min(chunks, (taps + 8) / 9), items = kBlocks * runs;
-        var offsets = new int[chunks * 9];   // per chunk slot: the entry's offset from the first plane
-        for (int e = 0; e < chunks * 9; e++)
+        // cache across its chunks; a block's chunks are split into runs only where that balances the threads.
+        int kBlocks = (k + WgK - 1) / WgK, chunks = (entries.Count + WgE - 1) / WgE;
+        int runs = BalancedRuns(kBlocks, chunks, CpuParallel.Threads), items = kBlocks * runs;
+        var offsets = new int[chunks * WgE];   // per chunk slot: the entry's offset from the first plane
+        for (int e = 0; e < chunks * WgE; e++)
         {
             var (ci, t) = entries[Math.Min(e, entries.Count - 1)];   // a short last chunk repeats its last entry
             offsets[e] = checked((int)(ci * xChannel + f.Offsets[t]));
         }
         float* xpad = (float*)RentScratch<float>(stacked ? c * xChannel : (long)batch * c * plane, out long xBytes);
         float* dyFlat = (float*)RentScratch<float>(stacked ? k * dyChannel : (long)batch * k * dyPlane, out long dBytes);
-        float* allSums = (float*)RentScratch<float>((long)kBlocks * chunks * 27, out long sBytes);   // per (k block, chunk): (3 k, 9 entries)
+        float* allSums = (float*)RentScratch<float>((long)kBlocks * chunks * WgK * WgE, out long sBytes);   // per (k block, chunk): (WgK k, WgE entries)
         try
         {
-            new Span<float>(allSums, kBlocks * chunks * 27).Clear();
+            new Span<float>(allSums, kBlocks * chunks * WgK * WgE).Clear();
             nint px = (nint)xpad, pd = (nint)dyFlat, ps = (nint)allSums;
             for (int b0 = 0; b0 < n; b0 += batch)
             {
@@ -447,39 +450,39 @@ public sealed unsafe partial class CpuBackend
                     else PadPlanes(x + (long)b0 * c * g.HW, (long)inBatch * c, f, xpad);
                     PadPlanes(dy + (long)b0 * k * g.PQ, (long)inBatch * k, g.P, g.Q, 0, 0, f.Wp, dyPlane, dyFlat);
                 }
-                // Items: (k block of 3, chunk of 9 entries); each owns its dw elements, so no partial sums cross items.
+                // Items: (k block, run of chunks); each owns its dw elements, so no partial sums cross items.
                 CpuParallel.For(items, item =>
                 {
                     int kb = item / runs, run = item % runs, chunk0 = chunks * run / runs, chunk1 = chunks * (run + 1) / runs;
-                    int* kIdx = stackalloc int[3];
-                    for (int kk = 0; kk < 3; kk++) kIdx[kk] = Math.Min(kb * 3 + kk, k - 1);  // a short block repeats its last k
+                    int* kIdx = stackalloc int[WgK];
+                    for (int kk = 0; kk < WgK; kk++) kIdx[kk] = Math.Min(kb * WgK + kk, k - 1);  // a short block repeats its last k
                     int passes = stacked ? (blockVectors + StackedPassVectors - 1) / StackedPassVectors : (inBatch + group - 1) / group;
                     fixed (int* allOff = offsets)
                         for (int pass = 0; pass < passes; pass++)
                         {
                             // Apart: a group of images. Stacked: a run of the tall planes, short enough that the block's
-                            // three dy runs stay in L2 while every chunk reads them.
+                            // WgK dy runs stay in L2 while every chunk reads them.
                             long start = stacked ? (long)pass * StackedPassVectors * 16 : 0;
                             int g0 = stacked ? 0 : pass * group, images = stacked ? 1 : Math.Min(group, inBatch - g0);
                             int passVectors = stacked ? (int)Math.Min(StackedPassVectors, blockVectors - (long)pass * StackedPassVectors) : vectors;
                             float* d0 = (float*)pd + (long)g0 * k * dyPlane + kIdx[0] * dyChannel + start;
                             float* xg = (float*)px + (long)g0 * c * plane + start;
                             for (int chunk = chunk0; chunk < chunk1; chunk++)
-                                Block3x9(d0, (kIdx[1] - kIdx[0]) * dyChannel, (kIdx[2] - kIdx[0]) * dyChannel, k * dyPlane,
-                                         xg, c * plane, images, allOff + chunk * 9, passVectors,
-                                         (float*)ps + ((long)kb * chunks + chunk) * 27);
+                                Block4x6(d0, (kIdx[1] - kIdx[0]) * dyChannel, (kIdx[2] - kIdx[0]) * dyChannel, (kIdx[3] - kIdx[0]) * dyChannel,
+                                         k * dyPlane, xg, c * plane, images, allOff + chunk * WgE, passVectors,
+                                         (float*)ps + ((long)kb * chunks + chunk) * WgK * WgE);
                         }
                 });
             }
             for (int block = 0; block < kBlocks * chunks; block++)
             {
-                int kb = block / chunks, e0 = block % chunks * 9, en = Math.Min(9, entries.Count - e0);
-                float* sums = allSums + (long)block * 27;
-                for (int kk = 0; kk < 3 && kb * 3 + kk < k; kk++)
+                int kb = block / chunks, e0 = block % chunks * WgE, en = Math.Min(WgE, entries.Count - e0);
+                float* sums = allSums + (long)block * WgK * WgE;
+                for (int kk = 0; kk < WgK && kb * WgK + kk < k; kk++)
                     for (int e = 0; e < en; e++)
                     {
                         var (ci, t) = entries[e0 + e];
-                        dw[((long)(kb * 3 + kk) * c + ci) * taps + t] = sums[kk * 9 + e];
+                        dw[((long)(kb * WgK + kk) * c + ci) * taps + t] = sums[kk * WgE + e];
                     }
             }
         }
@@ -494,11 +497,30 @@ public sealed unsafe partial class CpuBackend
     /// <summary>Lays out images [n0, n0 + count) of a weight gradient's input as flat planes of planeLength floats at dst.</summary>
     private delegate void PrepareFlatX(int n0, int count, long planeLength, float* dst);
 
+    /// <summary>
+    /// Runs of chunks per k block such that the items (kBlocks * runs) keep every thread busy to the
+    /// end: ResNet-20's 32-channel layers have 11 k blocks, which two threads ran as 6 and 5 (8% idle); 2 runs make 22.
+    /// Splitting a block's chunks costs a second read of its dy planes, so the fewest runs that reach 97% are taken.
+    /// </summary>
+    internal static int BalancedRuns(int kBlocks, int chunks, int threads)
+    {
+        int best = 1;
+        double bestUse = 0;
+        for (int runs = 1; runs <= Math.Min(chunks, 8); runs++)
+        {
+            int items = kBlocks * runs;
+            double use = (double)items / (threads * ((items + threads - 1) / threads));
+            if (use > bestUse + 1e-9) (best, bestUse) = (runs, use);
+            if (use >= 0.97) break;
+        }
+        return best;
+    }
+
     /// <summary>Flat positions per image (P*Wp) up to which the weight gradient stacks images (Note [Stacked weight gradient]).</summary>
     private const int StackedWeightGradMaxFlat = 128;
 
-    /// <summary>Vectors per stacked register pass: three dy runs of them in 256 KiB of L2, as WeightGradBatches' groups.</summary>
-    private const int StackedPassVectors = (256 << 10) / (3 * 64);
+    /// <summary>Vectors per stacked register pass: WgK dy runs of them in 256 KiB of L2, as WeightGradBatches' groups.</summary>
+    private const int StackedPassVectors = (256 << 10) / (WgK * 64);
 
     /// <summary>
     /// Images (N, C, h, w) as C tall flat planes of <paramref name="channelLength"/> floats (Note [Stacked weight
@@ -534,18 +556,24 @@ public sealed unsafe partial class CpuBackend
         return (group, (int)Math.Min(n, group * Math.Max(1L, (8L << 20) / (group * perImageBytes))));
     }
 
+    /// <summary>The weight gradient's register block: WgK output channels by WgE (input channel, tap) entries.</summary>
+    private const int WgK = 4, WgE = 6;
+
     /// <summary>
-    /// sums[kk*9 + t] += Σ_images Σ_o dy_kk[o] · x[o + off[t]] over o &lt; 16*vectors, where dy_kk = d0 + kk's offset
-    /// (d1, d2) and each image moves dy by dyImage and x by xImage: 27 accumulators, per 16 o three loads of dy and
-    /// nine of x. Lanes are added once, after the last image.
+    /// sums[kk*6 + t] += Σ_images Σ_o dy_kk[o] · x[o + off[t]] over o &lt; 16*vectors, where dy_kk = d0 + kk's offset
+    /// (d1, d2, d3) and each image moves dy by dyImage and x by xImage: 24 accumulators, per 16 o four aligned loads of
+    /// dy and six unaligned ones of x. Lanes are added once, after the last image. Four channels rather than three (the
+    /// 3x9 block before it) leave no padding block for K a multiple of 4 (K = 16: 18 computed, 16 kept) and need a third
+    /// fewer unaligned loads per FMA.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void Block3x9(float* d0, long d1, long d2, long dyImage, float* x, long xImage, int images, int* off, int vectors, float* sums)
+    private static void Block4x6(float* d0, long d1, long d2, long d3, long dyImage, float* x, long xImage, int images, int* off, int vectors, float* sums)
     {
-        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a04 = default, a05 = default, a06 = default, a07 = default, a08 = default;
-        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default, a16 = default, a17 = default, a18 = default;
-        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a24 = default, a25 = default, a26 = default, a27 = default, a28 = default;
-        int o0 = off[0], o1 = off[1], o2 = off[2], o3 = off[3], o4 = off[4], o5 = off[5], o6 = off[6], o7 = off[7], o8 = off[8];
+        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a04 = default, a05 = default;
+        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a24 = default, a25 = default;
+        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default, a34 = default, a35 = default;
+        int o0 = off[0], o1 = off[1], o2 = off[2], o3 = off[3], o4 = off[4], o5 = off[5];
         for (int img = 0; img < images; img++, d0 += dyImage, x += xImage)
             for (int v = 0; v < vectors; v++)
             {
@@ -553,25 +581,28 @@ public sealed unsafe partial class CpuBackend
                 var y0 = Vector512.Load(d0 + o);
                 var y1 = Vector512.Load(d0 + d1 + o);
                 var y2 = Vector512.Load(d0 + d2 + o);
+                var y3 = Vector512.Load(d0 + d3 + o);
                 float* xo = x + o;
-                var xv = Vector512.Load(xo + o0); a00 = Avx512F.FusedMultiplyAdd(y0, xv, a00); a10 = Avx512F.FusedMultiplyAdd(y1, xv, a10); a20 = Avx512F.FusedMultiplyAdd(y2, xv, a20);
-                xv = Vector512.Load(xo + o1); a01 = Avx512F.FusedMultiplyAdd(y0, xv, a01); a11 = Avx512F.FusedMultiplyAdd(y1, xv, a11); a21 = Avx512F.FusedMultiplyAdd(y2, xv, a21);
-                xv = Vector512.Load(xo + o2); a02 = Avx512F.FusedMultiplyAdd(y0, xv, a02); a12 = Avx512F.FusedMultiplyAdd(y1, xv, a12); a22 = Avx512F.FusedMultiplyAdd(y2, xv, a22);
-                xv = Vector512.Load(xo + o3); a03 = Avx512F.FusedMultiplyAdd(y0, xv, a03); a13 = Avx512F.FusedMultiplyAdd(y1, xv, a13); a23 = Avx512F.FusedMultiplyAdd(y2, xv, a23);
-                xv = Vector512.Load(xo + o4); a04 = Avx512F.FusedMultiplyAdd(y0, xv, a04); a14 = Avx512F.FusedMultiplyAdd(y1, xv, a14); a24 = Avx512F.FusedMultiplyAdd(y2, xv, a24);
-                xv = Vector512.Load(xo + o5); a05 = Avx512F.FusedMultiplyAdd(y0, xv, a05); a15 = Avx512F.FusedMultiplyAdd(y1, xv, a15); a25 = Avx512F.FusedMultiplyAdd(y2, xv, a25);
-                xv = Vector512.Load(xo + o6); a06 = Avx512F.FusedMultiplyAdd(y0, xv, a06); a16 = Avx512F.FusedMultiplyAdd(y1, xv, a16); a26 = Avx512F.FusedMultiplyAdd(y2, xv, a26);
-                xv = Vector512.Load(xo + o7); a07 = Avx512F.FusedMultiplyAdd(y0, xv, a07); a17 = Avx512F.FusedMultiplyAdd(y1, xv, a17); a27 = Avx512F.FusedMultiplyAdd(y2, xv, a27);
-                xv = Vector512.Load(xo + o8); a08 = Avx512F.FusedMultiplyAdd(y0, xv, a08); a18 = Avx512F.FusedMultiplyAdd(y1, xv, a18); a28 = Avx512F.FusedMultiplyAdd(y2, xv, a28);
+                var xv = Vector512.Load(xo + o0);
+                a00 = Avx512F.FusedMultiplyAdd(y0, xv, a00); a10 = Avx512F.FusedMultiplyAdd(y1, xv, a10); a20 = Avx512F.FusedMultiplyAdd(y2, xv, a20); a30 = Avx512F.FusedMultiplyAdd(y3, xv, a30);
+                xv = Vector512.Load(xo + o1);
+                a01 = Avx512F.FusedMultiplyAdd(y0, xv, a01); a11 = Avx512F.FusedMultiplyAdd(y1, xv, a11); a21 = Avx512F.FusedMultiplyAdd(y2, xv, a21); a31 = Avx512F.FusedMultiplyAdd(y3, xv, a31);
+                xv = Vector512.Load(xo + o2);
+                a02 = Avx512F.FusedMultiplyAdd(y0, xv, a02); a12 = Avx512F.FusedMultiplyAdd(y1, xv, a12); a22 = Avx512F.FusedMultiplyAdd(y2, xv, a22); a32 = Avx512F.FusedMultiplyAdd(y3, xv, a32);
+                xv = Vector512.Load(xo + o3);
+                a03 = Avx512F.FusedMultiplyAdd(y0, xv, a03); a13 = Avx512F.FusedMultiplyAdd(y1, xv, a13); a23 = Avx512F.FusedMultiplyAdd(y2, xv, a23); a33 = Avx512F.FusedMultiplyAdd(y3, xv, a33);
+                xv = Vector512.Load(xo + o4);
+                a04 = Avx512F.FusedMultiplyAdd(y0, xv, a04); a14 = Avx512F.FusedMultiplyAdd(y1, xv, a14); a24 = Avx512F.FusedMultiplyAdd(y2, xv, a24); a34 = Avx512F.FusedMultiplyAdd(y3, xv, a34);
+                xv = Vector512.Load(xo + o5);
+                a05 = Avx512F.FusedMultiplyAdd(y0, xv, a05); a15 = Avx512F.FusedMultiplyAdd(y1, xv, a15); a25 = Avx512F.FusedMultiplyAdd(y2, xv, a25); a35 = Avx512F.FusedMultiplyAdd(y3, xv, a35);
             }
         sums[0] += Vector512.Sum(a00); sums[1] += Vector512.Sum(a01); sums[2] += Vector512.Sum(a02);
         sums[3] += Vector512.Sum(a03); sums[4] += Vector512.Sum(a04); sums[5] += Vector512.Sum(a05);
-        sums[6] += Vector512.Sum(a06); sums[7] += Vector512.Sum(a07); sums[8] += Vector512.Sum(a08);
-        sums[9] += Vector512.Sum(a10); sums[10] += Vector512.Sum(a11); sums[11] += Vector512.Sum(a12);
-        sums[12] += Vector512.Sum(a13); sums[13] += Vector512.Sum(a14); sums[14] += Vector512.Sum(a15);
-        sums[15] += Vector512.Sum(a16); sums[16] += Vector512.Sum(a17); sums[17] += Vector512.Sum(a18);
-        sums[18] += Vector512.Sum(a20); sums[19] += Vector512.Sum(a21); sums[20] += Vector512.Sum(a22);
-        sums[21] += Vector512.Sum(a23); sums[22] += Vector512.Sum(a24); sums[23] += Vector512.Sum(a25);
-        sums[24] += Vector512.Sum(a26); sums[25] += Vector512.Sum(a27); sums[26] += Vector512.Sum(a28);
+        sums[6] += Vector512.Sum(a10); sums[7] += Vector512.Sum(a11); sums[8] += Vector512.Sum(a12);
+        sums[9] += Vector512.Sum(a13); sums[10] += Vector512.Sum(a14); sums[11] += Vector512.Sum(a15);
+        sums[12] += Vector512.Sum(a20); sums[13] += Vector512.Sum(a21); sums[14] += Vector512.Sum(a22);
+        sums[15] += Vector512.Sum(a23); sums[16] += Vector512.Sum(a24); sums[17] += Vector512.Sum(a25);
+        sums[18] += Vector512.Sum(a30); sums[19] += Vector512.Sum(a31); sums[20] += Vector512.Sum(a32);
+        sums[21] += Vector512.Sum(a33); sums[22] += Vector512.Sum(a34); sums[23] += Vector512.Sum(a35);
     }
 }

@@ -14,12 +14,14 @@ namespace Kiln.Backends.Cpu;
 /// 48 channels of 3x3 (144 taps for 121), ResNet's and GoogLeNet's 7x7/2 12 channels of 4x4 (64 for 49). A 3x3/2 layer
 /// would compute 16 taps for 9 and stays on im2col. Forward and the weight gradient use it (the stems' backward
 /// data is never needed); the weight gradient of the phase filter is gathered back, dropping the zero taps. On the direct
-/// path the weight gradient does not compute them at all: its register block takes any 9 (channel, tap) pairs, so the
-/// 121 real taps of AlexNet's stem fill 14 blocks instead of 16 (2026-11-26, batch 16, 2 threads: 21.6 -> 18.7-19.1 ms).
+/// path the weight gradient does not compute them at all: its register block takes any 6 (channel, tap) pairs, so the
+/// 363 real (channel, tap) pairs of AlexNet's stem fill 61 blocks instead of 72 (2026-11-26, batch 16, 2 threads, with the
+/// 3x9 block then: 21.6 -> 18.7-19.1 ms).
 /// The split reads each source row once, in order, and de-interleaves it into its s column phases with permutes; the
 /// direct weight gradient splits a batch of images at a time straight into its flat planes, so the split input is
 /// never whole in memory. AlexNet's split went from 1.4-1.7 ms (a gather per 8 floats, rows s apart) to about 0.8;
-/// backward weights 13.8-14.3 -> 12.6-12.7 ms, forward 11.7-13.2 -> 11.0-11.8 (2026-11-26, batch 16, 2 threads, fast runs).
+/// backward weights 13.8-14.3 -> 12.6-12.7 ms, forward 11.7-13.2 -> 11.0-11.8 (2026-11-26, batch 16, 2 threads, fast runs);
+/// with the 4x6 block (64 channels in 16 blocks, not 22 of 3) 11.8 ms.
 /// </summary>
 public sealed unsafe partial class CpuBackend
 {

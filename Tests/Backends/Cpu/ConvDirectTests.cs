@@ -124,20 +124,22 @@ public sealed class ConvDirectTests
     }
 
     [Theory]
-    [InlineData(CpuBackend.ConvPathKind.Direct)]
-    [InlineData(CpuBackend.ConvPathKind.RowWinograd)]
-    internal void DirectConv_WeightGradient_SameBitsOnOneThreadAndTwo(CpuBackend.ConvPathKind path)
+    [InlineData(CpuBackend.ConvPathKind.Direct, 10)]        // stacked images
+    [InlineData(CpuBackend.ConvPathKind.Direct, 12)]        // images apart
+    [InlineData(CpuBackend.ConvPathKind.RowWinograd, 10)]
+    internal void DirectConv_WeightGradient_SameBitsOnOneThreadAndTwo(CpuBackend.ConvPathKind path, int size)
     {
         // Each dw element is owned by one work item that sums lanes and images in a fixed order (Note [Deterministic CPU]).
+        // 11 output channels are 3 register blocks, which 2 threads split into 2 runs each (BalancedRuns) and 1 or 3 do not.
         using var scope = TensorScope.Begin();
         var p = new Conv2dParams(1, 1);
-        var x = Random([6, 5, 10, 10], 5);
-        var dy = Random([6, 7, 10, 10], 6);
+        var x = Random([6, 5, size, size], 5);
+        var dy = Random([6, 11, size, size], 6);
         var results = new List<float[]>();
         int saved = CpuParallel.Threads;
-        foreach (int threads in new[] { 1, 2 })
+        foreach (int threads in new[] { 1, 2, 3 })
         {
-            var dw = Tensor.Zeros([7, 5, 3, 3]);
+            var dw = Tensor.Zeros([11, 5, 3, 3]);
             CpuParallel.Threads = threads;
             CpuBackend.ForceConvPath = path;
             try { CpuBackend.Instance.Conv2dBackwardWeights(x, dy, dw, null, p); }
@@ -148,7 +150,20 @@ public sealed class ConvDirectTests
             }
             results.Add(dw.ToArray<float>());
         }
-        Assert.True(results[0].AsSpan().SequenceEqual(results[1]), "weight gradient depends on the thread count");
+        Assert.True(results[0].AsSpan().SequenceEqual(results[1]), "weight gradient differs between 1 and 2 threads");
+        Assert.True(results[0].AsSpan().SequenceEqual(results[2]), "weight gradient differs between 1 and 3 threads");
+    }
+
+    [Theory]
+    [InlineData(11, 32, 2, 2)]   // ResNet-20's 32 channels: 11 blocks, 6 and 5 on two threads; 2 runs make 11 and 11
+    [InlineData(16, 61, 2, 1)]   // AlexNet's stem: 16 blocks already even
+    [InlineData(3, 1, 2, 1)]     // one chunk cannot be split
+    [InlineData(3, 24, 1, 1)]    // one thread
+    [InlineData(4, 24, 16, 4)]   // 16 threads: 4 runs of 4 blocks
+    [InlineData(5, 24, 4, 4)]    // 20 items on 4 threads; 1-3 runs leave threads idle (5/8, 10/12, 15/16 < 97%)
+    public void WeightGradient_BalancedRuns_KeepEveryThreadBusy(int kBlocks, int chunks, int threads, int expected)
+    {
+        Assert.Equal(expected, CpuBackend.BalancedRuns(kBlocks, chunks, threads));
     }
 
     private static Tensor Random(int[] shape, ulong seed)
