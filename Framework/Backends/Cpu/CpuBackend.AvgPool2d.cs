@@ -37,10 +37,30 @@ public sealed partial class CpuBackend
         }
     }
 
+    /// <summary>
+    /// One window covering the whole unpadded plane (global average pooling): a plane sum and a fill. The separable path
+    /// spent about 0.4 ms each way on ResNet-20's 8192 planes of 8x8 (2026-11-26).
+    /// </summary>
+    private static bool WholePlane(in PoolShape s, Pool2dParams p) =>
+        s.P == 1 && s.Q == 1 && p.KernelH == s.H && p.KernelW == s.W && p.PadH == 0 && p.PadW == 0;
+
     /// <summary>See Note [Separable pooling]: vertical sum of the window's rows, horizontal sum, then the divisor.</summary>
     private static void AvgPool2dForwardKernel<T>(Tensor x, Tensor y, Pool2dParams p) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = new PoolShape(x, y, p);
+        if (WholePlane(s, p))
+        {
+            T scale = T.One / T.CreateTruncating(s.H) * (T.One / T.CreateTruncating(s.W));   // the divisor as the general path forms it
+            int hw = s.H * s.W;
+            CpuParallel.ForRanges(s.Planes, s.Chunks, (_, first, count) =>
+            {
+                var xs = Data<T>(x);
+                var ys = Data<T>(y);
+                for (long plane = first; plane < first + count; plane++)
+                    ys[(int)plane] = TensorPrimitives.Sum<T>(xs.Slice((int)(plane * hw), hw)) * scale;
+            });
+            return;
+        }
         var inverse = RentScratch<T>(s.P + s.Q); // 1/rows (P), then 1/cols (Q); read-only below
         try
         {
@@ -91,6 +111,19 @@ public sealed partial class CpuBackend
     private static void AvgPool2dBackwardKernel<T>(Tensor dy, Tensor dx, Pool2dParams p) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = new PoolShape(dx, dy, p);
+        if (WholePlane(s, p))
+        {
+            T scale = T.One / T.CreateTruncating(s.H) * (T.One / T.CreateTruncating(s.W));
+            int hw = s.H * s.W;
+            CpuParallel.ForRanges(s.Planes, s.Chunks, (_, first, count) =>
+            {
+                var dys = Data<T>(dy);
+                var dxs = Data<T>(dx);
+                for (long plane = first; plane < first + count; plane++)
+                    dxs.Slice((int)(plane * hw), hw).Fill(dys[(int)plane] * scale);
+            });
+            return;
+        }
         var inverse = RentScratch<T>(s.P + s.Q);
         try
         {
