@@ -567,7 +567,7 @@ public sealed unsafe partial class CpuBackend
     /// sums[kk*6 + t] += Σ_images Σ_o dy_kk[o] · x[o + off[t]] over o &lt; 16*vectors, where dy_kk = d0 + kk's offset
     /// (d1, d2, d3) and each image moves dy by dyImage and x by xImage: 24 accumulators, per 16 o four aligned loads of
     /// dy and six unaligned ones of x. Lanes are added once, after the last image. Four channels rather than three (the
-    /// 3x9 block before it) leave no padding block for K a multiple of 4 (K = 16: 18 computed, 16 kept) and need a third
+    /// 3x9 block before it) leave no padding block for K a multiple of 4 (K = 16: 18 computed, 16 kept) and need a quarter
     /// fewer unaligned loads per FMA.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
