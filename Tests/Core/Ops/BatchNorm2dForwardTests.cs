@@ -79,6 +79,39 @@ public sealed class BatchNorm2dForwardTests
         Expect.Near(rm64.ToArray<double>(), rm32.To(DType.Float64).ToArray<double>(), 1e-3);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BatchNorm2d_SameBitsOnOneTwoAndThreeThreads(bool relu)
+    {
+        // Note [Batch-norm passes in memory order]: 37 images are 32 chunks of the sums, 20 channels two channel blocks;
+        // the chunks' sums are added in order whatever thread ran them.
+        using var scope = TensorScope.Begin();
+        var data = new float[37 * 20 * 5 * 7];
+        new RandomGenerator(3).Uniform<float>(data, -2, 3);
+        var dyData = new float[data.Length];
+        new RandomGenerator(4).Uniform<float>(dyData, -1, 1);
+        var results = new List<float[]>();
+        int saved = Kiln.Backends.Cpu.CpuParallel.Threads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Kiln.Backends.Cpu.CpuParallel.Threads = threads;
+                var x = Tensor.FromArray(data, [37, 20, 5, 7]);
+                x.RequiresGrad = true;
+                var weight = Tensor.Full([20], 1.5f);
+                weight.RequiresGrad = true;
+                var y = Op.BatchNorm2d(x, weight, Tensor.Zeros([20]), null, null, training: true, momentum: 0.1, eps: 1e-5, relu: relu);
+                Op.Sum(Op.Mul(y, Tensor.FromArray(dyData, [37, 20, 5, 7]))).Backward();
+                results.Add([.. y.ToArray<float>(), .. x.Grad!.ToArray<float>(), .. weight.Grad!.ToArray<float>()]);
+            }
+        }
+        finally { Kiln.Backends.Cpu.CpuParallel.Threads = saved; }
+        Assert.True(results[0].AsSpan().SequenceEqual(results[1]), "batch norm differs between 1 and 2 threads");
+        Assert.True(results[0].AsSpan().SequenceEqual(results[2]), "batch norm differs between 1 and 3 threads");
+    }
+
     [Fact]
     public void BatchNorm2d_Eval_UnderNoGrad_RecordsNothing()
     {
