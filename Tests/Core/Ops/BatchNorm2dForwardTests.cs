@@ -112,6 +112,36 @@ public sealed class BatchNorm2dForwardTests
         Assert.True(results[0].AsSpan().SequenceEqual(results[2]), "batch norm differs between 1 and 3 threads");
     }
 
+    [Theory]
+    [InlineData(1, 0.0)]        // scalar tail only
+    [InlineData(255, 0.0)]      // one block short of its last vector
+    [InlineData(1000, 0.0)]
+    [InlineData(4099, 1000.0)]  // many blocks, a tail, and a mean far from zero (float32 ulp 6e-5)
+    public void BatchNormSums_Float32_MatchExactDoubleSums(int n, double offset)
+    {
+        // Note [Batch-norm sums in double]: the AVX-512 float32 blocks, the centring about the float32 mean and its
+        // exact correction, against sums of the same float32 values taken in double one by one.
+        var x = new float[n];
+        var dy = new float[n];
+        new RandomGenerator(5).Uniform<float>(x, -1, 1);
+        new RandomGenerator(6).Uniform<float>(dy, -1, 1);
+        for (int i = 0; i < n; i++) x[i] += (float)offset;
+        double sum = 0, sumDy = 0;
+        for (int i = 0; i < n; i++) (sum, sumDy) = (sum + x[i], sumDy + dy[i]);
+        double mean = sum / n + 0.37 + 1e-3 / 3;   // off the true mean and not a float32 value: every correction term counts
+        double squares = 0, dot = 0;
+        for (int i = 0; i < n; i++)
+        {
+            squares += (x[i] - mean) * (x[i] - mean);
+            dot += dy[i] * (x[i] - mean);
+        }
+        Assert.Equal(sum, Kiln.Backends.Cpu.CpuBackend.SumDouble<float>(x), 1e-8 * n * (offset + 1));   // float32 partials of up to 16 terms
+        Assert.Equal(squares, Kiln.Backends.Cpu.CpuBackend.SumSquaredDeviationDouble<float>(x, mean), 1e-7 * n);
+        var (s1, s2) = Kiln.Backends.Cpu.CpuBackend.SumAndDotCenteredDouble<float>(dy, x, mean);
+        Assert.Equal(sumDy, s1, 1e-8 * n);
+        Assert.Equal(dot, s2, 1e-7 * n);
+    }
+
     [Fact]
     public void BatchNorm2d_Eval_UnderNoGrad_RecordsNothing()
     {
