@@ -101,14 +101,24 @@ public sealed partial class CpuBackend
         double eps, Tensor y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = BatchNormShape.Of(x);
+        var (m, invStd) = ChannelStats<T>(s, mean, null, variance, eps);
+        Normalize<T>(x, y, s, m, invStd, weight, bias);
+    }
+
+    /// <summary>Per-channel mean and 1/std in double: the saved invStd in training mode, else from the variance.</summary>
+    private static (double[] Mean, double[] InvStd) ChannelStats<T>(BatchNormShape s, Tensor mean, Tensor? invStd, Tensor? variance, double eps)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var m = new double[s.C];
-        var invStd = new double[s.C];
+        var inv = new double[s.C];
         for (int c = 0; c < s.C; c++)
         {
             m[c] = double.CreateTruncating(Data<T>(mean)[c]);
-            invStd[c] = 1 / Math.Sqrt(double.CreateTruncating(Data<T>(variance)[c]) + eps);
+            inv[c] = invStd is not null
+                ? double.CreateTruncating(Data<T>(invStd)[c])
+                : 1 / Math.Sqrt(double.CreateTruncating(Data<T>(variance!)[c]) + eps);
         }
-        Normalize<T>(x, y, s, m, invStd, weight, bias);
+        return (m, inv);
     }
 
     /// <summary>
@@ -145,15 +155,7 @@ public sealed partial class CpuBackend
     {
         var s = BatchNormShape.Of(x);
         bool training = invStdTensor is not null;
-        var m = new double[s.C];
-        var invStd = new double[s.C];
-        for (int c = 0; c < s.C; c++)
-        {
-            m[c] = double.CreateTruncating(Data<T>(mean)[c]);
-            invStd[c] = training
-                ? double.CreateTruncating(Data<T>(invStdTensor!)[c])
-                : 1 / Math.Sqrt(double.CreateTruncating(Data<T>(variance!)[c]) + eps);
-        }
+        var (m, invStd) = ChannelStats<T>(s, mean, invStdTensor, variance, eps);
         // With a fused ReLU (Note [Batch norm with ReLU]) each plane of dy is read as dz = y > 0 ? dy : 0: made into dx
         // by the first pass, which the second then reads and overwrites (same index, so in place is safe); without
         // dx, into a plane-sized buffer.
